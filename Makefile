@@ -1,0 +1,47 @@
+# Two commands for a newcomer: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 8000
+# The sandbox demo API runs inside this same server, so actions must be allowed to call it.
+RUN_ENV := DEBUG=true OUTBOUND_ALLOW_PRIVATE=127.0.0.1:$(PORT),localhost:$(PORT) SITE_URL=http://127.0.0.1:$(PORT)
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/actions
+
+.PHONY: run test worker venv lint bench browser-deps clean
+
+$(BIN)/activate: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(BIN)/activate
+
+venv: $(BIN)/activate
+
+run: venv
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py seed_demo
+	@echo "Serving http://127.0.0.1:$(PORT)  (log in with a user printed above; Ctrl-C stops)"
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+worker: venv
+	$(RUN_ENV) $(BIN)/celery -A config worker --loglevel=info --concurrency=2
+
+# The whole suite against PostgreSQL, with a real Redis broker and Celery worker for the
+# integration tests and Debian's Chromium for the browser tests.
+test: venv browser-deps
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest $(PYTEST_ARGS)
+
+browser-deps:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "Chromium is missing and could not be installed: browser tests will fail."
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: venv
+	$(PY) bench/schema_validate.py
+	$(PY) bench/domain_check.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,294 @@
+"""Actions: an OpenAPI schema plus the credentials to call it, and everything a call leaves.
+
+Secrets (API keys, client secrets, tokens, PKCE verifiers) live in EncryptedTextField columns;
+OAuth `state` values are only ever compared, so only their hash is stored.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from config.encryption import EncryptedTextField
+
+
+class AuthType(models.TextChoices):
+    NONE = "none", "None"
+    API_KEY = "api_key", "API key"
+    OAUTH = "oauth", "OAuth"
+
+
+class ApiKeyAuthType(models.TextChoices):
+    BASIC = "basic", "Basic"
+    BEARER = "bearer", "Bearer"
+    CUSTOM = "custom", "Custom header"
+
+
+class TokenExchangeMethod(models.TextChoices):
+    DEFAULT_POST = "default_post", "POST request body"
+    BASIC_AUTH_HEADER = "basic_auth_header", "HTTP Basic authorization header"
+
+
+class Action(models.Model):
+    """One OpenAPI document attached to a GPT, with how to authenticate against its server.
+
+    `domain` is the normalised host of the schema's first server; two actions of one GPT may not
+    share it. `errors` and `warnings` keep the last verdict of the schema engine so pages need
+    not re-validate.
+    """
+
+    gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="actions")
+    # Denormalised from gpt.workspace so every tenant filter is one join shorter.
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="actions"
+    )
+    domain = models.CharField(max_length=255, blank=True)
+    schema = models.TextField(blank=True)
+    schema_format = models.CharField(max_length=8, blank=True)
+    openapi_version = models.CharField(max_length=16, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    privacy_policy_url = models.URLField(max_length=2000, blank=True)
+
+    auth_type = models.CharField(max_length=16, choices=AuthType.choices, default=AuthType.NONE)
+    api_key = EncryptedTextField(blank=True)
+    api_key_auth_type = models.CharField(
+        max_length=16, choices=ApiKeyAuthType.choices, default=ApiKeyAuthType.BEARER
+    )
+    custom_header = models.CharField(max_length=128, blank=True)
+    oauth_client_id = models.CharField(max_length=512, blank=True)
+    oauth_client_secret = EncryptedTextField(blank=True)
+    authorization_url = models.URLField(max_length=2000, blank=True)
+    token_url = models.URLField(max_length=2000, blank=True)
+    revocation_url = models.URLField(max_length=2000, blank=True)
+    scope = models.CharField(max_length=1000, blank=True)
+    token_exchange_method = models.CharField(
+        max_length=24, choices=TokenExchangeMethod.choices,
+        default=TokenExchangeMethod.DEFAULT_POST,
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["gpt", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gpt", "domain"],
+                condition=~Q(domain=""),
+                name="action_unique_domain_per_gpt",
+                violation_error_message=(
+                    "Action sets cannot have duplicate domains - this domain already exists "
+                    "on another action"
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(auth_type__in=[choice.value for choice in AuthType]),
+                name="action_auth_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(auth_type=AuthType.API_KEY, api_key_auth_type=ApiKeyAuthType.CUSTOM)
+                | ~Q(custom_header=""),
+                name="action_custom_header_named",
+                violation_error_message="A custom header API key needs the header's name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain or f"Action {self.pk}"
+
+    @property
+    def is_valid(self) -> bool:
+        return bool(self.schema) and not self.errors
+
+
+class Operation(models.Model):
+    """One detected operation of an action's schema; operationId is unique within the GPT."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="operations")
+    # Denormalised from action.gpt so the database can enforce uniqueness across actions.
+    gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="operations")
+    operation_id = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=2000)
+    summary = models.CharField(max_length=1000, blank=True)
+    description = models.TextField(blank=True)
+    consequential = models.BooleanField(default=True)
+    parameters = models.JSONField(default=list, blank=True)
+    request_body = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["action", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gpt", "operation_id"],
+                name="operation_id_unique_per_gpt",
+                violation_error_message="Another action of this GPT already uses this operationId.",
+            ),
+            models.CheckConstraint(
+                condition=Q(operation_id__regex=r"^[A-Za-z0-9_-]{1,64}$"),
+                name="operation_id_format",
+                violation_error_message="operationId must match ^[A-Za-z0-9_-]{1,64}$.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.operation_id
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class SchemaImport(models.Model):
+    """A request to fetch an action's schema from a URL, carried out by a Celery task."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="imports")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="schema_imports"
+    )
+    url = models.URLField(max_length=2000)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import of {self.url} ({self.status})"
+
+
+class ConnectionStatus(models.TextChoices):
+    ACTIVE = "active", "Connected"
+    NEEDS_RECONNECT = "needs_reconnect", "Needs reconnecting"
+
+
+class ConnectedAccount(models.Model):
+    """A user's OAuth tokens for one action; one connection per user and action."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connected_accounts"
+    )
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="connections")
+    gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="+")
+    access_token = EncryptedTextField()
+    refresh_token = EncryptedTextField(blank=True)
+    token_type = models.CharField(max_length=32, default="Bearer")
+    scopes = models.CharField(max_length=1000, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.ACTIVE
+    )
+    connected_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-connected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "action"],
+                name="connected_account_one_per_user_and_action",
+                violation_error_message="This account is already connected.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.action}"
+
+
+class OAuthState(models.Model):
+    """A pending authorization: single use, bound to user and action, short-lived.
+
+    Only the SHA-256 of `state` is stored (it is only compared); the PKCE verifier must be sent
+    on to the token endpoint, so it is encrypted.
+    """
+
+    state_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="+")
+    code_verifier = EncryptedTextField()
+    return_to = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"OAuth state for {self.user} on {self.action_id}"
+
+
+class Consent(models.Model):
+    """A remembered "Always allow" of one user for one operation of one GPT."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents"
+    )
+    gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="+")
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="consents")
+    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="+")
+    operation_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "gpt", "operation_id"],
+                name="consent_one_per_user_gpt_operation",
+                violation_error_message="This operation is already always allowed.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} always allows {self.operation_id}"
+
+
+class InvocationStatus(models.TextChoices):
+    OK = "ok", "OK"
+    ERROR = "error", "Error"
+    DECLINED = "declined", "Declined"
+    REFUSED = "refused", "Refused"
+
+
+class Invocation(models.Model):
+    """One run of an operation. Never holds secrets or bodies: sizes and outcome only."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="invocations"
+    )
+    gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="invocations")
+    action = models.ForeignKey(
+        Action, null=True, on_delete=models.SET_NULL, related_name="invocations"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    operation_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=InvocationStatus.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    request_bytes = models.PositiveIntegerField(default=0)
+    response_bytes = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id} → {self.status}"

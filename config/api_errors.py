@@ -1,0 +1,59 @@
+"""Every API error has the shape {"code": "...", "detail": "...", ...}."""
+
+from django.core.exceptions import PermissionDenied, ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """A product rule refused the request; `extra` fields are merged into the body."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, code: str, detail: str, *, status_code: int | None = None, **extra):
+        super().__init__(detail=detail, code=code)
+        self.code = code
+        self.extra = extra
+        if status_code is not None:
+            self.status_code = status_code
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApiError):
+        return Response(
+            {"code": exc.code, "detail": str(exc.detail), **exc.extra}, status=exc.status_code
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "code": "invalid",
+            "detail": _first_message(exc.detail),
+            "fields": exc.detail,
+        }
+    else:
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else "error"
+        response.data = {
+            "code": codes if isinstance(codes, str) else "error",
+            "detail": str(getattr(exc, "detail", exc)),
+        }
+    return response
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            message = _first_message(value)
+            return message if field == "non_field_errors" else f"{field}: {message}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)

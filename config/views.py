@@ -1,0 +1,29 @@
+"""Site-wide pages: the home page that points each person to where they work."""
+
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+
+from workspaces.admin_scoping import is_workspace_admin
+from workspaces.models import BUILDER_ROLES, Membership
+
+
+def home(request):
+    context = {}
+    if request.user.is_authenticated:
+        memberships = list(
+            Membership.objects.filter(user=request.user).select_related("workspace")
+        )
+        context = {
+            "memberships": memberships,
+            "can_build": any(m.role in BUILDER_ROLES for m in memberships),
+            "can_admin": request.user.is_superuser or is_workspace_admin(request.user),
+        }
+    return render(request, "home.html", context)
+
+
+def healthz(request):
+    """Liveness for load balancers: the process answers and the database is reachable."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})

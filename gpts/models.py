@@ -1,0 +1,58 @@
+"""GPTs: a workspace's custom assistants, which use either apps (connectors) or actions."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from gpts.catalogue import DEFAULT_MODEL, MODEL_CHOICES
+
+
+class Visibility(models.TextChoices):
+    ONLY_ME = "only_me", "Only me"
+    WORKSPACE = "workspace", "Anyone in the workspace"
+    LINK = "link", "Anyone with the link"
+    STORE = "store", "GPT Store"
+
+
+# Visibilities that publish a GPT beyond the workspace; actions then need a privacy policy URL.
+PUBLIC_VISIBILITIES = frozenset({Visibility.LINK, Visibility.STORE})
+
+
+class GPT(models.Model):
+    """A custom assistant owned by one workspace and created by one of its builders."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="gpts"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="gpts",
+    )
+    name = models.CharField(max_length=120)
+    description = models.CharField(max_length=500, blank=True)
+    instructions = models.TextField(blank=True, max_length=8000)
+    model = models.CharField(max_length=32, choices=MODEL_CHOICES, default=DEFAULT_MODEL)
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.ONLY_ME
+    )
+    apps = models.JSONField(
+        default=list, blank=True, help_text="Keys of the apps (connectors) this GPT uses."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "GPT"
+        verbose_name_plural = "GPTs"
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["workspace", "name"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visibility__in=[choice.value for choice in Visibility]),
+                name="gpt_visibility_valid",
+                violation_error_message="Unknown visibility.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

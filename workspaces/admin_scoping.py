@@ -1,0 +1,95 @@
+"""Tenant scoping for the Django admin, in one place.
+
+A staff user who is an owner or admin of some workspaces sees and edits only those workspaces'
+objects: in changelists, change forms, foreign-key choices, autocomplete and by URL (an object of
+another workspace is simply not in the queryset, so the admin answers "not found"). Superusers see
+everything. Permissions come from workspace roles, not from Django's per-model permissions.
+"""
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+
+from workspaces.models import Membership, Workspace
+from workspaces.selectors import admin_workspace_ids
+
+
+def is_workspace_admin(user) -> bool:
+    return bool(
+        user.is_active and user.is_staff and admin_workspace_ids(user=user).exists()
+    )
+
+
+class WorkspaceScopedMixin:
+    """Mix into ModelAdmin and InlineModelAdmin; `workspace_path` leads from the model to its
+    Workspace ("" for Workspace itself)."""
+
+    workspace_path = "workspace"
+
+    def scope(self, queryset, request):
+        if request.user.is_superuser:
+            return queryset
+        lookup = f"{self.workspace_path}__in" if self.workspace_path else "pk__in"
+        return queryset.filter(**{lookup: admin_workspace_ids(user=request.user)})
+
+    def get_queryset(self, request):
+        return self.scope(super().get_queryset(request), request)
+
+    def _allowed(self, request, obj=None) -> bool:
+        if request.user.is_superuser:
+            return True
+        if not is_workspace_admin(request.user):
+            return False
+        if obj is None:
+            return True
+        return self.scope(type(obj)._default_manager.filter(pk=obj.pk), request).exists()
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and not request.user.is_superuser:
+            field.queryset = scoped_choices(field.queryset, request.user)
+        return field
+
+
+def scoped_choices(queryset, user):
+    """Restrict a foreign-key choice list to what belongs to the user's admin workspaces."""
+    model = queryset.model
+    workspace_ids = admin_workspace_ids(user=user)
+    if model is Workspace:
+        return queryset.filter(pk__in=workspace_ids)
+    if model is get_user_model():
+        member_ids = Membership.objects.filter(workspace_id__in=workspace_ids).values("user_id")
+        return queryset.filter(pk__in=member_ids)
+    for path in ("workspace", "gpt__workspace", "action__workspace"):
+        try:
+            model._meta.get_field(path.split("__")[0])
+        except Exception:  # noqa: S112 - FieldDoesNotExist: try the next path
+            continue
+        return queryset.filter(**{f"{path}__in": workspace_ids})
+    return queryset.none()
+
+
+class ScopedModelAdmin(WorkspaceScopedMixin, admin.ModelAdmin):
+    pass
+
+
+class ScopedTabularInline(WorkspaceScopedMixin, admin.TabularInline):
+    pass
+
+
+class ScopedStackedInline(WorkspaceScopedMixin, admin.StackedInline):
+    pass

@@ -1,0 +1,44 @@
+"""Print a bearer token for the REST API (a django-oauth-toolkit access token)."""
+
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_application_model
+
+CLI_APPLICATION_NAME = "Command-line API tokens"
+
+
+class Command(BaseCommand):
+    help = "Issue a REST API bearer token for USERNAME; the token is alone on the last line."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--days", type=int, default=30, help="Validity in days (default 30).")
+
+    def handle(self, *args, username, days, **options):
+        try:
+            user = get_user_model().objects.get(username=username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user named {username!r}.") from None
+        if days < 1 or days > 366:
+            raise CommandError("--days must be between 1 and 366.")
+        application, _ = get_application_model().objects.get_or_create(
+            name=CLI_APPLICATION_NAME,
+            defaults={
+                "client_type": "confidential",
+                "authorization_grant_type": "client-credentials",
+                "skip_authorization": True,
+            },
+        )
+        token = get_access_token_model().objects.create(
+            user=user,
+            application=application,
+            token=secrets.token_urlsafe(32),
+            expires=timezone.now() + timedelta(days=days),
+            scope="read write",
+        )
+        self.stdout.write(f"Token for {username}, valid {days} days:")
+        self.stdout.write(token.token)
