@@ -18,9 +18,19 @@ from workspaces.admin_scoping import ScopedModelAdmin, ScopedTabularInline
 from workspaces.audit import audit_record
 from workspaces.models import AuditKind
 
-AUTH_FIELDS = ["auth_type", "api_key", "api_key_auth_type", "custom_header", "oauth_client_id",
-               "oauth_client_secret", "authorization_url", "token_url", "revocation_url", "scope",
-               "token_exchange_method"]
+AUTH_FIELDS = [
+    "auth_type",
+    "api_key",
+    "api_key_auth_type",
+    "custom_header",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "scope",
+    "token_exchange_method",
+]
 
 
 def auth_snapshot(action: Action) -> dict:
@@ -35,7 +45,7 @@ class SecretInput(forms.PasswordInput):
 class ActionAdminForm(forms.ModelForm):
     class Meta:
         model = Action
-        fields = "__all__"
+        fields = ["gpt", "workspace", "privacy_policy_url", *AUTH_FIELDS, "schema", "schema_format"]
         widgets = {"api_key": SecretInput(), "oauth_client_secret": SecretInput()}
 
     def __init__(self, *args, **kwargs):
@@ -46,7 +56,8 @@ class ActionAdminForm(forms.ModelForm):
                 self.fields[name].required = False
                 self.fields[name].help_text = (
                     f"Stored: {mask_secret(current)}. Leave blank to keep it."
-                    if current else "Not set."
+                    if current
+                    else "Not set."
                 )
 
     def clean(self):
@@ -80,14 +91,22 @@ class ActionAdmin(ScopedModelAdmin):
     search_fields = ["domain", "gpt__name"]
     list_select_related = ["gpt", "workspace"]
     autocomplete_fields = ["gpt", "workspace"]
-    readonly_fields = ["domain", "openapi_version", "errors", "warnings", "created_at",
-                       "updated_at"]
+    readonly_fields = [
+        "domain",
+        "openapi_version",
+        "errors",
+        "warnings",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [OperationInline]
     fieldsets = [
         (None, {"fields": ["gpt", "workspace", "domain", "privacy_policy_url"]}),
         ("Authentication", {"fields": AUTH_FIELDS}),
-        ("Schema", {"fields": ["schema", "schema_format", "openapi_version", "errors",
-                               "warnings"]}),
+        (
+            "Schema",
+            {"fields": ["schema", "schema_format", "openapi_version", "errors", "warnings"]},
+        ),
         ("Dates", {"fields": ["created_at", "updated_at"]}),
     ]
 
@@ -96,9 +115,14 @@ class ActionAdmin(ScopedModelAdmin):
         super().save_model(request, obj, form, change)
         after = auth_snapshot(obj)
         if before != after:
-            audit_record(workspace=obj.workspace, actor=request.user,
-                         kind=AuditKind.ACTION_AUTH_CHANGED, target=str(obj),
-                         before=before, after=after)
+            audit_record(
+                workspace=obj.workspace,
+                actor=request.user,
+                kind=AuditKind.ACTION_AUTH_CHANGED,
+                target=str(obj),
+                before=before,
+                after=after,
+            )
 
 
 @admin.register(Operation)
@@ -108,8 +132,18 @@ class OperationAdmin(ScopedModelAdmin):
     list_filter = ["method", "consequential"]
     search_fields = ["operation_id", "path", "summary"]
     list_select_related = ["action", "gpt"]
-    readonly_fields = ["action", "gpt", "operation_id", "method", "path", "summary",
-                       "description", "consequential", "parameters", "request_body"]
+    readonly_fields = [
+        "action",
+        "gpt",
+        "operation_id",
+        "method",
+        "path",
+        "summary",
+        "description",
+        "consequential",
+        "parameters",
+        "request_body",
+    ]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -121,8 +155,18 @@ class SchemaImportAdmin(ScopedModelAdmin):
     list_filter = ["status", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["url"]
     list_select_related = ["action"]
-    readonly_fields = ["action", "workspace", "url", "requested_by", "status", "error",
-                       "attempts", "created_at", "started_at", "finished_at"]
+    readonly_fields = [
+        "action",
+        "workspace",
+        "url",
+        "requested_by",
+        "status",
+        "error",
+        "attempts",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -136,8 +180,18 @@ class ConnectedAccountAdmin(ScopedModelAdmin):
     list_filter = ["status", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "scopes"]
     list_select_related = ["user", "gpt", "action"]
-    fields = ["user", "gpt", "action", "workspace", "status", "scopes", "token_type",
-              "expires_at", "connected_at", "last_used_at"]
+    fields = [
+        "user",
+        "gpt",
+        "action",
+        "workspace",
+        "status",
+        "scopes",
+        "token_type",
+        "expires_at",
+        "connected_at",
+        "last_used_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -164,14 +218,34 @@ class ConsentAdmin(ScopedModelAdmin):
 
 @admin.register(Invocation)
 class InvocationAdmin(ScopedModelAdmin):
-    list_display = ["created_at", "user", "gpt", "operation_id", "status", "http_status",
-                    "duration_ms", "response_bytes", "error_code"]
+    list_display = [
+        "created_at",
+        "user",
+        "gpt",
+        "operation_id",
+        "status",
+        "http_status",
+        "duration_ms",
+        "response_bytes",
+        "error_code",
+    ]
     list_filter = ["status", "error_code", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["operation_id", "user__username", "error_code"]
     list_select_related = ["user", "gpt"]
-    readonly_fields = ["workspace", "gpt", "action", "user", "operation_id", "status",
-                       "http_status", "error_code", "duration_ms", "request_bytes",
-                       "response_bytes", "created_at"]
+    readonly_fields = [
+        "workspace",
+        "gpt",
+        "action",
+        "user",
+        "operation_id",
+        "status",
+        "http_status",
+        "error_code",
+        "duration_ms",
+        "request_bytes",
+        "response_bytes",
+        "created_at",
+    ]
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -62,7 +62,8 @@ class Action(models.Model):
     revocation_url = models.URLField(max_length=2000, blank=True)
     scope = models.CharField(max_length=1000, blank=True)
     token_exchange_method = models.CharField(
-        max_length=24, choices=TokenExchangeMethod.choices,
+        max_length=24,
+        choices=TokenExchangeMethod.choices,
         default=TokenExchangeMethod.DEFAULT_POST,
     )
 
@@ -182,7 +183,9 @@ class ConnectedAccount(models.Model):
     )
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="connections")
     gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="+")
-    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
     access_token = EncryptedTextField()
     refresh_token = EncryptedTextField(blank=True)
     token_type = models.CharField(max_length=32, default="Bearer")
@@ -239,7 +242,9 @@ class Consent(models.Model):
     )
     gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="+")
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="consents")
-    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
     operation_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -179,8 +179,25 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }
+# The sandbox's OAuth provider runs on http://127.0.0.1 in development and tests only.
+OAUTH_PROVIDER_ALLOW_HTTP_REDIRECTS = env_bool("OAUTH_PROVIDER_ALLOW_HTTP_REDIRECTS", default=DEBUG)
 OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
+    # RFC 9700 (OAuth 2.0 Security BCP) behaviour throughout.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": not OAUTH_PROVIDER_ALLOW_HTTP_REDIRECTS,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"]
+    if OAUTH_PROVIDER_ALLOW_HTTP_REDIRECTS
+    else ["https"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("API_TOKEN_EXPIRE_SECONDS", 3600),
     "SCOPES": {"read": "Read", "write": "Write", "todos": "Sandbox to-do list"},
 }
@@ -200,7 +217,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "max_retries": 3}
 OUTBOUND_ALLOW_PRIVATE = env_list("OUTBOUND_ALLOW_PRIVATE")
 SCHEMA_MAX_BYTES = env_int("SCHEMA_MAX_BYTES", 5 * 1024 * 1024)
 OAUTH_IDENTITY_PROVIDERS = env_list(
-    "OAUTH_IDENTITY_PROVIDERS", "google.com,googleapis.com,microsoftonline.com,microsoft.com,adobe.com"
+    "OAUTH_IDENTITY_PROVIDERS",
+    "google.com,googleapis.com,microsoftonline.com,microsoft.com,adobe.com",
 )
 ACTION_DOMAIN_ALLOW_IP_LITERALS = env_bool("ACTION_DOMAIN_ALLOW_IP_LITERALS", default=False)
 

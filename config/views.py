@@ -11,9 +11,7 @@ from workspaces.models import BUILDER_ROLES, Membership
 def home(request):
     context = {}
     if request.user.is_authenticated:
-        memberships = list(
-            Membership.objects.filter(user=request.user).select_related("workspace")
-        )
+        memberships = list(Membership.objects.filter(user=request.user).select_related("workspace"))
         context = {
             "memberships": memberships,
             "can_build": any(m.role in BUILDER_ROLES for m in memberships),

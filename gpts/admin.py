@@ -22,8 +22,15 @@ class ActionInline(ScopedTabularInline):
 
 @admin.register(GPT)
 class GPTAdmin(ScopedModelAdmin):
-    list_display = ["name", "workspace", "model", "visibility", "action_count", "created_by",
-                    "updated_at"]
+    list_display = [
+        "name",
+        "workspace",
+        "model",
+        "visibility",
+        "action_count",
+        "created_by",
+        "updated_at",
+    ]
     list_filter = ["visibility", "model", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "description"]
     list_select_related = ["workspace", "created_by"]

@@ -25,7 +25,10 @@ class GPT(models.Model):
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="gpts"
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="gpts",
     )
     name = models.CharField(max_length=120)

@@ -24,7 +24,9 @@ def _check_address(sock, address):
     try:
         ip = ipaddress.ip_address(host.split("%")[0])
     except ValueError:
-        raise NonLoopbackConnection(f"connect to unresolved name {host!r} refused in tests") from None
+        raise NonLoopbackConnection(
+            f"connect to unresolved name {host!r} refused in tests"
+        ) from None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     if not ip.is_loopback:

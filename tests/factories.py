@@ -16,7 +16,9 @@ PASSWORD = "correct-horse-battery"
 def make_user(username: str | None = None, *, staff: bool = False, superuser: bool = False):
     username = username or f"user{next(_seq)}"
     return get_user_model().objects.create_user(
-        username=username, password=PASSWORD, is_staff=staff or superuser,
+        username=username,
+        password=PASSWORD,
+        is_staff=staff or superuser,
         is_superuser=superuser,
     )
 
@@ -41,12 +43,18 @@ def make_gpt(workspace: Workspace, *, created_by=None, **fields) -> GPT:
 def make_action(gpt: GPT, *, domain: str | None = None, operations=("getThing",), **fields):
     """An action row with operations written directly (no schema engine): for data-layer tests."""
     action = Action.objects.create(
-        gpt=gpt, workspace=gpt.workspace, domain=domain or f"api{next(_seq)}.example.com",
+        gpt=gpt,
+        workspace=gpt.workspace,
+        domain=domain or f"api{next(_seq)}.example.com",
         **fields,
     )
     for operation_id in operations:
         Operation.objects.create(
-            action=action, gpt=gpt, operation_id=operation_id, method="GET",
-            path=f"/{operation_id}", consequential=False,
+            action=action,
+            gpt=gpt,
+            operation_id=operation_id,
+            method="GET",
+            path=f"/{operation_id}",
+            consequential=False,
         )
     return action

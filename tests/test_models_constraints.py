@@ -24,8 +24,9 @@ def test_one_membership_per_user_and_workspace():
 
 def test_unknown_role_and_plan_rejected():
     workspace = make_workspace()
-    integrity_error(lambda: Membership.objects.create(workspace=workspace, user=make_user(),
-                                                      role="god"))
+    integrity_error(
+        lambda: Membership.objects.create(workspace=workspace, user=make_user(), role="god")
+    )
     integrity_error(lambda: make_workspace(plan="platinum"))
 
 
@@ -42,8 +43,11 @@ def test_operation_id_unique_within_gpt_across_actions():
     gpt = make_gpt(workspace)
     make_action(gpt, domain="a.example.com", operations=["listPets"])
     other = make_action(gpt, domain="b.example.com", operations=[])
-    integrity_error(lambda: Operation.objects.create(
-        action=other, gpt=gpt, operation_id="listPets", method="GET", path="/"))
+    integrity_error(
+        lambda: Operation.objects.create(
+            action=other, gpt=gpt, operation_id="listPets", method="GET", path="/"
+        )
+    )
     # The same operationId on another GPT is fine.
     make_action(make_gpt(workspace), domain="a.example.com", operations=["listPets"])
 
@@ -51,8 +55,11 @@ def test_operation_id_unique_within_gpt_across_actions():
 def test_operation_id_format_enforced():
     gpt = make_gpt(make_workspace())
     action = make_action(gpt, operations=[])
-    integrity_error(lambda: Operation.objects.create(
-        action=action, gpt=gpt, operation_id="has space", method="GET", path="/"))
+    integrity_error(
+        lambda: Operation.objects.create(
+            action=action, gpt=gpt, operation_id="has space", method="GET", path="/"
+        )
+    )
 
 
 def test_action_domains_unique_per_gpt_but_blank_allowed_twice():
@@ -65,8 +72,11 @@ def test_action_domains_unique_per_gpt_but_blank_allowed_twice():
 
 def test_custom_header_api_key_needs_a_header_name():
     gpt = make_gpt(make_workspace())
-    integrity_error(lambda: Action.objects.create(
-        gpt=gpt, workspace=gpt.workspace, auth_type="api_key", api_key_auth_type="custom"))
+    integrity_error(
+        lambda: Action.objects.create(
+            gpt=gpt, workspace=gpt.workspace, auth_type="api_key", api_key_auth_type="custom"
+        )
+    )
 
 
 def test_one_connection_and_one_consent_per_user():

@@ -24,6 +24,7 @@ class AllowedDomainInline(ScopedTabularInline):
 @admin.register(Workspace)
 class WorkspaceAdmin(ScopedModelAdmin):
     workspace_path = ""
+    ordering = ["name"]
     list_display = ["name", "slug", "plan", "allow_all_domains", "member_count", "created_at"]
     list_filter = ["plan", "allow_all_domains"]
     search_fields = ["name", "slug"]
@@ -60,22 +61,36 @@ class WorkspaceAdmin(ScopedModelAdmin):
     def _save_memberships(self, request, workspace, formset):
         instances = formset.save(commit=False)
         for membership in formset.deleted_objects:
-            audit_record(workspace=workspace, actor=request.user, kind=AuditKind.MEMBER_REMOVED,
-                         target=str(membership.user), before={"role": membership.role})
+            audit_record(
+                workspace=workspace,
+                actor=request.user,
+                kind=AuditKind.MEMBER_REMOVED,
+                target=str(membership.user),
+                before={"role": membership.role},
+            )
             membership.delete()
         for membership in instances:
             if membership.pk is None:
                 membership.save()
-                audit_record(workspace=workspace, actor=request.user,
-                             kind=AuditKind.MEMBER_ADDED, target=str(membership.user),
-                             after={"role": membership.role})
+                audit_record(
+                    workspace=workspace,
+                    actor=request.user,
+                    kind=AuditKind.MEMBER_ADDED,
+                    target=str(membership.user),
+                    after={"role": membership.role},
+                )
                 continue
             before = Membership.objects.get(pk=membership.pk).role
             membership.save()
             if before != membership.role:
-                audit_record(workspace=workspace, actor=request.user,
-                             kind=AuditKind.ROLE_CHANGED, target=str(membership.user),
-                             before={"role": before}, after={"role": membership.role})
+                audit_record(
+                    workspace=workspace,
+                    actor=request.user,
+                    kind=AuditKind.ROLE_CHANGED,
+                    target=str(membership.user),
+                    before={"role": before},
+                    after={"role": membership.role},
+                )
 
 
 @admin.register(Membership)
@@ -90,14 +105,23 @@ class MembershipAdmin(ScopedModelAdmin):
         before = Membership.objects.get(pk=obj.pk).role if change else None
         super().save_model(request, obj, form, change)
         if before != obj.role:
-            audit_record(workspace=obj.workspace, actor=request.user,
-                         kind=AuditKind.ROLE_CHANGED if change else AuditKind.MEMBER_ADDED,
-                         target=str(obj.user), before={"role": before} if change else None,
-                         after={"role": obj.role})
+            audit_record(
+                workspace=obj.workspace,
+                actor=request.user,
+                kind=AuditKind.ROLE_CHANGED if change else AuditKind.MEMBER_ADDED,
+                target=str(obj.user),
+                before={"role": before} if change else None,
+                after={"role": obj.role},
+            )
 
     def delete_model(self, request, obj):
-        audit_record(workspace=obj.workspace, actor=request.user, kind=AuditKind.MEMBER_REMOVED,
-                     target=str(obj.user), before={"role": obj.role})
+        audit_record(
+            workspace=obj.workspace,
+            actor=request.user,
+            kind=AuditKind.MEMBER_REMOVED,
+            target=str(obj.user),
+            before={"role": obj.role},
+        )
         super().delete_model(request, obj)
 
 

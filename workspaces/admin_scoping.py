@@ -14,9 +14,7 @@ from workspaces.selectors import admin_workspace_ids
 
 
 def is_workspace_admin(user) -> bool:
-    return bool(
-        user.is_active and user.is_staff and admin_workspace_ids(user=user).exists()
-    )
+    return bool(user.is_active and user.is_staff and admin_workspace_ids(user=user).exists())
 
 
 class WorkspaceScopedMixin:
@@ -39,8 +37,8 @@ class WorkspaceScopedMixin:
             return True
         if not is_workspace_admin(request.user):
             return False
-        if obj is None:
-            return True
+        if obj is None or not isinstance(obj, self.model):
+            return True  # an inline is asked about its parent, which its own admin scoped
         return self.scope(type(obj)._default_manager.filter(pk=obj.pk), request).exists()
 
     def has_module_permission(self, request):

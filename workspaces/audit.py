@@ -5,8 +5,17 @@ from typing import Any
 from workspaces.models import AuditEvent, AuditKind, Workspace
 
 # Keys whose values are secrets; they are recorded as "changed"/"unchanged", never in clear.
-SECRET_KEYS = frozenset({"api_key", "client_secret", "oauth_client_secret", "access_token",
-                         "refresh_token", "password", "code_verifier"})
+SECRET_KEYS = frozenset(
+    {
+        "api_key",
+        "client_secret",
+        "oauth_client_secret",
+        "access_token",
+        "refresh_token",
+        "password",
+        "code_verifier",
+    }
+)
 
 
 def redact(values: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -115,7 +115,8 @@ class AllowedDomain(models.Model):
                 violation_error_message="This domain is already on the allowlist.",
             ),
             models.CheckConstraint(
-                condition=~Q(pattern=""), name="allowed_domain_not_empty",
+                condition=~Q(pattern=""),
+                name="allowed_domain_not_empty",
                 violation_error_message="Enter a domain.",
             ),
         ]

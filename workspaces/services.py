@@ -17,8 +17,13 @@ def workspace_create(*, name: str, creator, slug: str = "", plan: str = Plan.FRE
         candidate = f"{base}-{n}"
     workspace = Workspace.objects.create(name=name, slug=candidate, plan=plan)
     Membership.objects.create(workspace=workspace, user=creator, role=Role.OWNER)
-    audit_record(workspace=workspace, actor=creator, kind=AuditKind.MEMBER_ADDED,
-                 target=str(creator), after={"role": Role.OWNER})
+    audit_record(
+        workspace=workspace,
+        actor=creator,
+        kind=AuditKind.MEMBER_ADDED,
+        target=str(creator),
+        after={"role": Role.OWNER},
+    )
     return workspace
 
 
@@ -31,8 +36,14 @@ def membership_set_role(*, membership: Membership, role: str, actor) -> Membersh
     membership.role = role
     membership.full_clean()
     membership.save(update_fields=["role"])
-    audit_record(workspace=membership.workspace, actor=actor, kind=AuditKind.ROLE_CHANGED,
-                 target=str(membership.user), before={"role": before}, after={"role": role})
+    audit_record(
+        workspace=membership.workspace,
+        actor=actor,
+        kind=AuditKind.ROLE_CHANGED,
+        target=str(membership.user),
+        before={"role": before},
+        after={"role": role},
+    )
     return membership
 
 
@@ -41,13 +52,23 @@ def membership_add(*, workspace: Workspace, user, role: str, actor) -> Membershi
     membership = Membership(workspace=workspace, user=user, role=role)
     membership.full_clean()
     membership.save()
-    audit_record(workspace=workspace, actor=actor, kind=AuditKind.MEMBER_ADDED,
-                 target=str(user), after={"role": role})
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        kind=AuditKind.MEMBER_ADDED,
+        target=str(user),
+        after={"role": role},
+    )
     return membership
 
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor) -> None:
-    audit_record(workspace=membership.workspace, actor=actor, kind=AuditKind.MEMBER_REMOVED,
-                 target=str(membership.user), before={"role": membership.role})
+    audit_record(
+        workspace=membership.workspace,
+        actor=actor,
+        kind=AuditKind.MEMBER_REMOVED,
+        target=str(membership.user),
+        before={"role": membership.role},
+    )
     membership.delete()

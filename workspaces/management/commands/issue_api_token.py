@@ -6,7 +6,11 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    set_token_value,
+)
 
 CLI_APPLICATION_NAME = "Command-line API tokens"
 
@@ -33,12 +37,15 @@ class Command(BaseCommand):
                 "skip_authorization": True,
             },
         )
-        token = get_access_token_model().objects.create(
+        raw_token = secrets.token_urlsafe(32)
+        token = get_access_token_model()(
             user=user,
             application=application,
-            token=secrets.token_urlsafe(32),
             expires=timezone.now() + timedelta(days=days),
             scope="read write",
         )
+        # Only the token's checksum is stored (RFC 9700 token storage): print it now or never.
+        set_token_value(token, raw_token)
+        token.save()
         self.stdout.write(f"Token for {username}, valid {days} days:")
-        self.stdout.write(token.token)
+        self.stdout.write(raw_token)
