@@ -7,6 +7,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.errors import RuleViolation
+
 
 class ApiError(exceptions.APIException):
     """A product rule refused the request; `extra` fields are merged into the body."""
@@ -22,6 +24,8 @@ class ApiError(exceptions.APIException):
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RuleViolation):
+        return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, ApiError):
         return Response(
             {"code": exc.code, "detail": str(exc.detail), **exc.extra}, status=exc.status_code

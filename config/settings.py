@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "oauth2_provider",
     "workspaces",
     "gpts",
@@ -178,6 +179,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from our own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 # The sandbox's OAuth provider runs on http://127.0.0.1 in development and tests only.
 OAUTH_PROVIDER_ALLOW_HTTP_REDIRECTS = env_bool("OAUTH_PROVIDER_ALLOW_HTTP_REDIRECTS", default=DEBUG)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("actions.api.urls")),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("sandbox/", include("sandbox.urls")),
     path("healthz", views.healthz, name="healthz"),

@@ -1,0 +1,198 @@
+"""Writes to actions: create, update (schema, authentication, privacy policy), delete.
+
+Each write validates the whole new state first (schema engine, product rules, domain policy),
+then saves it in one transaction, so a refused request leaves nothing half-written.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from actions import openapi
+from actions.models import Action, AuthType, Consent, Operation
+from actions.rules import clean_auth, clean_privacy_policy_url, oauth_urls_match_server
+from config.errors import RuleViolation
+from gpts.catalogue import MODELS_BY_KEY, models_for
+from gpts.models import GPT, PUBLIC_VISIBILITIES
+from workspaces.audit import audit_record
+from workspaces.domains import DomainError, DomainNotAllowed, host_from_url
+from workspaces.models import AuditKind
+from workspaces.policy import domain_check
+
+AUTH_FIELDS = ("auth_type", "api_key", "api_key_auth_type", "custom_header", "oauth_client_id",
+               "oauth_client_secret", "authorization_url", "token_url", "revocation_url",
+               "scope", "token_exchange_method")
+
+
+def auth_snapshot(action: Action) -> dict:
+    return {field: getattr(action, field) for field in AUTH_FIELDS}
+
+
+@dataclass
+class CheckedSchema:
+    verdict: "openapi.Verdict"
+    domain: str
+
+
+def insecure_host_allowed(host: str, port: int | None) -> bool:
+    from actions.runtime.outbound import is_insecure_destination_allowed
+
+    return is_insecure_destination_allowed(host, port)
+
+
+def check_schema(*, gpt: GPT, text: str, action: Action | None = None) -> CheckedSchema:
+    """Validate `text` as the schema of `action` (or a new action) of `gpt`."""
+    verdict = openapi.validate(text, allow_insecure_host=insecure_host_allowed)
+    if not verdict.valid:
+        raise RuleViolation(
+            "invalid_schema",
+            f"The schema has {len(verdict.errors)} problem(s): {verdict.errors[0].message}",
+            errors=[problem.as_dict() for problem in verdict.errors],
+            warnings=[problem.as_dict() for problem in verdict.warnings],
+        )
+    try:
+        domain = host_from_url(verdict.servers[0])
+    except (DomainError, IndexError):
+        raise RuleViolation("invalid_schema", "The schema's server URL has no valid host.",
+                            errors=[]) from None
+    others = gpt.actions.exclude(pk=action.pk if action else None)
+    if others.filter(domain=domain).exists():
+        raise RuleViolation(
+            "duplicate_domain",
+            f"Action sets cannot have duplicate domains - {domain} already exists on another "
+            "action",
+        )
+    taken = set(
+        Operation.objects.filter(gpt=gpt).exclude(action=action if action else None)
+        .values_list("operation_id", flat=True)
+    )
+    clashes = [op.operation_id for op in verdict.operations if op.operation_id in taken]
+    if clashes:
+        raise RuleViolation(
+            "duplicate_operation_id",
+            f"operationId {clashes[0]} is already used by another action of this GPT.",
+        )
+    _check_domain(gpt=gpt, host=domain, what="The schema's server")
+    return CheckedSchema(verdict=verdict, domain=domain)
+
+
+def _check_domain(*, gpt: GPT, host: str, what: str) -> None:
+    try:
+        domain_check(workspace=gpt.workspace, host=host)
+    except DomainNotAllowed as exc:
+        raise RuleViolation("domain_not_allowed", f"{what} {host}: {exc.detail}", status=403,
+                            domain=host) from None
+
+
+def _check_gpt_accepts_actions(gpt: GPT) -> None:
+    if gpt.apps:
+        raise RuleViolation(
+            "apps_and_actions",
+            "A GPT uses either apps or actions, never both: remove its apps before adding "
+            "actions.",
+        )
+    allowed = {info.key for info in models_for(has_actions=True)}
+    if gpt.model not in allowed:
+        label = MODELS_BY_KEY[gpt.model].label if gpt.model in MODELS_BY_KEY else gpt.model
+        raise RuleViolation(
+            "model_not_allowed_with_actions",
+            f"{label} can not use actions. Switch the GPT to one of: "
+            + ", ".join(sorted(allowed)) + " first.",
+        )
+
+
+@transaction.atomic
+def action_create(*, gpt: GPT, acting_user, schema: str = "", auth: dict | None = None,
+                  privacy_policy_url: str = "") -> Action:
+    gpt = GPT.objects.select_for_update().select_related("workspace").get(pk=gpt.pk)
+    _check_gpt_accepts_actions(gpt)
+    action = Action(gpt=gpt, workspace=gpt.workspace)
+    return _save(action, acting_user=acting_user, schema=schema, auth=auth or {"type": "none"},
+                 privacy_policy_url=privacy_policy_url, creating=True)
+
+
+@transaction.atomic
+def action_update(*, action: Action, acting_user, schema: str | None = None,
+                  auth: dict | None = None, privacy_policy_url: str | None = None) -> Action:
+    # Lock the GPT: two concurrent saves must not both pass the duplicate-domain check.
+    GPT.objects.select_for_update().get(pk=action.gpt_id)
+    action = Action.objects.select_related("gpt__workspace").get(pk=action.pk)
+    return _save(action, acting_user=acting_user, schema=schema, auth=auth,
+                 privacy_policy_url=privacy_policy_url, creating=False)
+
+
+def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, creating) -> Action:
+    gpt = action.gpt
+    before_auth = None if creating else auth_snapshot(action)
+    checked = None
+    if schema is not None and schema.strip():
+        checked = check_schema(gpt=gpt, text=schema, action=None if creating else action)
+    elif schema is not None:
+        schema = ""
+    server_host = checked.domain if checked else (action.domain if schema is None else "")
+
+    auth_values = None
+    if auth is not None:
+        auth_values = clean_auth(auth, current=auth_snapshot(action))
+        oauth_urls_match_server(auth_values, server_host)
+        for key in ("authorization_url", "token_url"):
+            if auth_values.get(key):
+                _check_domain(gpt=gpt, host=host_from_url(auth_values[key]),
+                              what=f"The OAuth {key.replace('_', ' ')}")
+    elif checked and action.auth_type == AuthType.OAUTH:
+        oauth_urls_match_server(auth_snapshot(action), server_host)
+
+    if privacy_policy_url is not None:
+        action.privacy_policy_url = clean_privacy_policy_url(privacy_policy_url)
+        if not action.privacy_policy_url and gpt.visibility in PUBLIC_VISIBILITIES:
+            raise RuleViolation("privacy_policy_required", "A GPT shared publicly needs a "
+                                "privacy policy URL on every action.",
+                                field="privacy_policy_url")
+    elif creating and gpt.visibility in PUBLIC_VISIBILITIES:
+        raise RuleViolation("privacy_policy_required", "A GPT shared publicly needs a privacy "
+                            "policy URL on every action.", field="privacy_policy_url")
+
+    if auth_values is not None:
+        for field, value in auth_values.items():
+            setattr(action, field, value)
+    if schema is not None:
+        action.schema = schema
+        action.domain = checked.domain if checked else ""
+        action.schema_format = checked.verdict.format if checked else ""
+        action.openapi_version = (checked.verdict.openapi_version or "") if checked else ""
+        action.errors = []
+        action.warnings = [p.as_dict() for p in checked.verdict.warnings] if checked else []
+    action.save()
+    if schema is not None:
+        _replace_operations(action, checked.verdict.operations if checked else [])
+    if auth_values is not None and before_auth != auth_snapshot(action):
+        audit_record(workspace=action.workspace, actor=acting_user,
+                     kind=AuditKind.ACTION_AUTH_CHANGED,
+                     target=f"{gpt.name}: {action.domain or 'new action'}",
+                     before=before_auth, after=auth_snapshot(action))
+    return action
+
+
+def _replace_operations(action: Action, detected) -> None:
+    old_flags = dict(action.operations.values_list("operation_id", "consequential"))
+    action.operations.all().delete()
+    Operation.objects.bulk_create([
+        Operation(
+            action=action, gpt_id=action.gpt_id, operation_id=op.operation_id,
+            method=op.method, path=op.path[:2000], summary=(op.summary or "")[:1000],
+            description=op.description or "", consequential=op.consequential,
+            parameters=op.parameters, request_body=op.request_body,
+        )
+        for op in detected
+    ])
+    # "Always allow" was given for an operation as it was; a change of its consequential flag,
+    # or its removal, withdraws the approval.
+    new_flags = {op.operation_id: op.consequential for op in detected}
+    stale = [op_id for op_id, flag in old_flags.items() if new_flags.get(op_id, not flag) != flag]
+    if stale:
+        Consent.objects.filter(action=action, operation_id__in=stale).delete()
+
+
+@transaction.atomic
+def action_delete(*, action: Action, acting_user) -> None:
+    action.delete()

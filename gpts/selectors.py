@@ -1,0 +1,48 @@
+"""Reads of GPTs, scoped to what the acting user may see.
+
+Members read GPTs shared with the workspace (any visibility but "only me") and their own;
+admins and owners read every GPT of their workspaces. Missing and forbidden are the same 404.
+"""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from gpts.models import GPT, Visibility
+from workspaces.models import ADMIN_ROLES, BUILDER_ROLES, Membership
+from workspaces.selectors import workspace_ids_for_user
+
+
+def gpt_list_for_user(*, user, workspace=None) -> QuerySet[GPT]:
+    if not user.is_authenticated:
+        return GPT.objects.none()
+    queryset = GPT.objects.filter(workspace_id__in=workspace_ids_for_user(user=user)).filter(
+        ~Q(visibility=Visibility.ONLY_ME)
+        | Q(created_by=user)
+        | Q(workspace_id__in=workspace_ids_for_user(user=user, roles=ADMIN_ROLES))
+    )
+    if workspace is not None:
+        queryset = queryset.filter(workspace=workspace)
+    return queryset
+
+
+def gpt_get_for_member(*, gpt_id, user) -> GPT:
+    try:
+        return gpt_list_for_user(user=user).select_related("workspace").get(pk=gpt_id)
+    except (GPT.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such GPT.") from None
+
+
+def role_in(*, workspace_id: int, user) -> str | None:
+    return (
+        Membership.objects.filter(workspace_id=workspace_id, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def can_edit_gpt(*, gpt: GPT, user, role: str | None = None) -> bool:
+    """Builders edit the GPTs they created; admins and owners edit every GPT."""
+    role = role if role is not None else role_in(workspace_id=gpt.workspace_id, user=user)
+    if role in ADMIN_ROLES:
+        return True
+    return role in BUILDER_ROLES and gpt.created_by_id == user.pk
