@@ -44,8 +44,9 @@ def import_request(*, action: Action, url, acting_user) -> SchemaImport:
     except DomainError as exc:
         raise RuleViolation("invalid", f"Enter an http(s) URL: {exc}", field="url") from None
     with transaction.atomic():
-        job = SchemaImport.objects.create(action=action, workspace=action.workspace, url=url,
-                                          requested_by=acting_user)
+        job = SchemaImport.objects.create(
+            action=action, workspace=action.workspace, url=url, requested_by=acting_user
+        )
         transaction.on_commit(lambda: import_schema.delay(job.pk))
     logger.info("schema import %s queued for action %s (host %s)", job.pk, action.pk, host)
     return job
@@ -54,9 +55,12 @@ def import_request(*, action: Action, url, acting_user) -> SchemaImport:
 def import_run(*, job_id: int) -> None:
     """Carry out one import job. Raises RetryableImportError for network trouble."""
     with transaction.atomic():
-        job = (SchemaImport.objects.select_for_update().select_related("action__gpt__workspace",
-                                                                       "requested_by")
-               .filter(pk=job_id).first())
+        job = (
+            SchemaImport.objects.select_for_update()
+            .select_related("action__gpt__workspace", "requested_by")
+            .filter(pk=job_id)
+            .first()
+        )
         if job is None or job.status in (ImportStatus.SUCCEEDED, ImportStatus.FAILED):
             return  # gone, or already done by an earlier delivery
         job.status = ImportStatus.RUNNING
@@ -67,9 +71,12 @@ def import_run(*, job_id: int) -> None:
     workspace = action.workspace
     try:
         response = fetch(
-            "GET", job.url, headers={"Accept": ACCEPTED_TYPES},
+            "GET",
+            job.url,
+            headers={"Accept": ACCEPTED_TYPES},
             host_check=lambda host: domain_check(workspace=workspace, host=host),
-            timeout=IMPORT_TIMEOUT_SECONDS, max_body_chars=_max_chars(),
+            timeout=IMPORT_TIMEOUT_SECONDS,
+            max_body_chars=_max_chars(),
         )
     except OutboundError as exc:
         if exc.code in RETRYABLE_CODES:
@@ -78,8 +85,11 @@ def import_run(*, job_id: int) -> None:
         _finish(job, ImportStatus.FAILED, exc.detail)
         return
     if response.status >= 400:
-        _finish(job, ImportStatus.FAILED,
-                f"The server answered {response.status}; expected the OpenAPI document.")
+        _finish(
+            job,
+            ImportStatus.FAILED,
+            f"The server answered {response.status}; expected the OpenAPI document.",
+        )
         return
     try:
         openapi.parse(response.text)

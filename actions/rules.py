@@ -12,8 +12,9 @@ from workspaces.domains import DomainError, host_from_url, registrable_domain
 # RFC 9110 token characters: what a header name may be made of.
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
 # Headers the runtime sets itself or that would let a key smuggle a second request.
-RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection",
-                              "cookie", "content-type"})
+RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "cookie", "content-type"}
+)
 MAX_SECRET_LENGTH = 4096
 
 
@@ -43,31 +44,49 @@ def _secret(auth: dict, key: str, current: str, label: str) -> str:
             raise RuleViolation("invalid_auth", f"Enter the {label}.", field=f"auth.{key}")
         return current
     if not isinstance(value, str) or len(value) > MAX_SECRET_LENGTH:
-        raise RuleViolation("invalid_auth", f"The {label} must be text of at most "
-                            f"{MAX_SECRET_LENGTH} characters.", field=f"auth.{key}")
+        raise RuleViolation(
+            "invalid_auth",
+            f"The {label} must be text of at most {MAX_SECRET_LENGTH} characters.",
+            field=f"auth.{key}",
+        )
     if any(ch in value for ch in "\r\n\x00"):
-        raise RuleViolation("invalid_auth", f"The {label} may not contain line breaks.",
-                            field=f"auth.{key}")
+        raise RuleViolation(
+            "invalid_auth", f"The {label} may not contain line breaks.", field=f"auth.{key}"
+        )
     return value.strip()
 
 
 def _clean_api_key(auth: dict, current: dict) -> dict:
     auth_type = auth.get("auth_type", ApiKeyAuthType.BEARER)
     if auth_type not in ApiKeyAuthType.values:
-        raise RuleViolation("invalid_auth", "auth.auth_type must be basic, bearer or custom.",
-                            field="auth.auth_type")
+        raise RuleViolation(
+            "invalid_auth",
+            "auth.auth_type must be basic, bearer or custom.",
+            field="auth.auth_type",
+        )
     header = ""
     if auth_type == ApiKeyAuthType.CUSTOM:
         header = str(auth.get("custom_header") or "").strip()
         if not HEADER_NAME.match(header):
-            raise RuleViolation("invalid_auth", "Enter a valid header name, such as X-Api-Key.",
-                                field="auth.custom_header")
+            raise RuleViolation(
+                "invalid_auth",
+                "Enter a valid header name, such as X-Api-Key.",
+                field="auth.custom_header",
+            )
         if header.lower() in RESERVED_HEADERS:
-            raise RuleViolation("invalid_auth", f"The header {header} can not carry an API key.",
-                                field="auth.custom_header")
+            raise RuleViolation(
+                "invalid_auth",
+                f"The header {header} can not carry an API key.",
+                field="auth.custom_header",
+            )
     key = _secret(auth, "api_key", current.get("api_key", ""), "API key")
-    return {"auth_type": AuthType.API_KEY, "api_key": key, "api_key_auth_type": auth_type,
-            "custom_header": header, "oauth_client_secret": ""}
+    return {
+        "auth_type": AuthType.API_KEY,
+        "api_key": key,
+        "api_key_auth_type": auth_type,
+        "custom_header": header,
+        "oauth_client_secret": "",
+    }
 
 
 def _clean_oauth(auth: dict, current: dict) -> dict:
@@ -76,17 +95,22 @@ def _clean_oauth(auth: dict, current: dict) -> dict:
         raise RuleViolation("invalid_auth", "Enter the OAuth client ID.", field="auth.client_id")
     method = auth.get("token_exchange_method", TokenExchangeMethod.DEFAULT_POST)
     if method not in TokenExchangeMethod.values:
-        raise RuleViolation("invalid_auth", "auth.token_exchange_method must be default_post or "
-                            "basic_auth_header.", field="auth.token_exchange_method")
+        raise RuleViolation(
+            "invalid_auth",
+            "auth.token_exchange_method must be default_post or basic_auth_header.",
+            field="auth.token_exchange_method",
+        )
     scope = str(auth.get("scope") or "").strip()
     if len(scope) > 1000:
-        raise RuleViolation("invalid_auth", "The scope is at most 1000 characters.",
-                            field="auth.scope")
-    values = {
+        raise RuleViolation(
+            "invalid_auth", "The scope is at most 1000 characters.", field="auth.scope"
+        )
+    return {
         "auth_type": AuthType.OAUTH,
         "oauth_client_id": client_id,
-        "oauth_client_secret": _secret(auth, "client_secret",
-                                       current.get("oauth_client_secret", ""), "client secret"),
+        "oauth_client_secret": _secret(
+            auth, "client_secret", current.get("oauth_client_secret", ""), "client secret"
+        ),
         "authorization_url": _oauth_url(auth, "authorization_url", required=True),
         "token_url": _oauth_url(auth, "token_url", required=True),
         "revocation_url": _oauth_url(auth, "revocation_url", required=False),
@@ -94,7 +118,6 @@ def _clean_oauth(auth: dict, current: dict) -> dict:
         "token_exchange_method": method,
         "api_key": "",
     }
-    return values
 
 
 def _oauth_url(auth: dict, key: str, *, required: bool) -> str:
@@ -103,17 +126,21 @@ def _oauth_url(auth: dict, key: str, *, required: bool) -> str:
     value = str(auth.get(key) or "").strip()
     if not value:
         if required:
-            raise RuleViolation("invalid_auth", f"Enter the {key.replace('_', ' ')}.",
-                                field=f"auth.{key}")
+            raise RuleViolation(
+                "invalid_auth", f"Enter the {key.replace('_', ' ')}.", field=f"auth.{key}"
+            )
         return ""
     parts = urlsplit(value)
     if len(value) > 2000 or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RuleViolation("invalid_auth", f"The {key.replace('_', ' ')} must be an absolute "
-                            "https URL.", field=f"auth.{key}")
-    if parts.scheme != "https" and not is_insecure_destination_allowed(parts.hostname,
-                                                                       parts.port):
-        raise RuleViolation("invalid_auth", f"The {key.replace('_', ' ')} must use https.",
-                            field=f"auth.{key}")
+        raise RuleViolation(
+            "invalid_auth",
+            f"The {key.replace('_', ' ')} must be an absolute https URL.",
+            field=f"auth.{key}",
+        )
+    if parts.scheme != "https" and not is_insecure_destination_allowed(parts.hostname, parts.port):
+        raise RuleViolation(
+            "invalid_auth", f"The {key.replace('_', ' ')} must use https.", field=f"auth.{key}"
+        )
     return value
 
 
@@ -148,7 +175,9 @@ def clean_privacy_policy_url(value: str) -> str:
         return ""
     parts = urlsplit(value)
     if len(value) > 2000 or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RuleViolation("invalid_privacy_policy_url",
-                            "The privacy policy URL must be an absolute http(s) URL.",
-                            field="privacy_policy_url")
+        raise RuleViolation(
+            "invalid_privacy_policy_url",
+            "The privacy policy URL must be an absolute http(s) URL.",
+            field="privacy_policy_url",
+        )
     return value

@@ -25,8 +25,8 @@ def action_get_for_member(*, action_id, user) -> Action:
 
 def import_get_for_member(*, import_id, user) -> SchemaImport:
     try:
-        return SchemaImport.objects.filter(
-            action__in=action_list_for_user(user=user)
-        ).get(pk=import_id)
+        return SchemaImport.objects.filter(action__in=action_list_for_user(user=user)).get(
+            pk=import_id
+        )
     except (SchemaImport.DoesNotExist, ValueError, TypeError):
         raise Http404("No such import.") from None

@@ -19,9 +19,19 @@ from workspaces.domains import DomainError, DomainNotAllowed, host_from_url
 from workspaces.models import AuditKind
 from workspaces.policy import domain_check
 
-AUTH_FIELDS = ("auth_type", "api_key", "api_key_auth_type", "custom_header", "oauth_client_id",
-               "oauth_client_secret", "authorization_url", "token_url", "revocation_url",
-               "scope", "token_exchange_method")
+AUTH_FIELDS = (
+    "auth_type",
+    "api_key",
+    "api_key_auth_type",
+    "custom_header",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "scope",
+    "token_exchange_method",
+)
 
 
 def auth_snapshot(action: Action) -> dict:
@@ -53,8 +63,9 @@ def check_schema(*, gpt: GPT, text: str, action: Action | None = None) -> Checke
     try:
         domain = host_from_url(verdict.servers[0])
     except (DomainError, IndexError):
-        raise RuleViolation("invalid_schema", "The schema's server URL has no valid host.",
-                            errors=[]) from None
+        raise RuleViolation(
+            "invalid_schema", "The schema's server URL has no valid host.", errors=[]
+        ) from None
     others = gpt.actions.exclude(pk=action.pk if action else None)
     if others.filter(domain=domain).exists():
         raise RuleViolation(
@@ -63,7 +74,8 @@ def check_schema(*, gpt: GPT, text: str, action: Action | None = None) -> Checke
             "action",
         )
     taken = set(
-        Operation.objects.filter(gpt=gpt).exclude(action=action if action else None)
+        Operation.objects.filter(gpt=gpt)
+        .exclude(action=action if action else None)
         .values_list("operation_id", flat=True)
     )
     clashes = [op.operation_id for op in verdict.operations if op.operation_id in taken]
@@ -80,16 +92,16 @@ def _check_domain(*, gpt: GPT, host: str, what: str) -> None:
     try:
         domain_check(workspace=gpt.workspace, host=host)
     except DomainNotAllowed as exc:
-        raise RuleViolation("domain_not_allowed", f"{what} {host}: {exc.detail}", status=403,
-                            domain=host) from None
+        raise RuleViolation(
+            "domain_not_allowed", f"{what} {host}: {exc.detail}", status=403, domain=host
+        ) from None
 
 
 def _check_gpt_accepts_actions(gpt: GPT) -> None:
     if gpt.apps:
         raise RuleViolation(
             "apps_and_actions",
-            "A GPT uses either apps or actions, never both: remove its apps before adding "
-            "actions.",
+            "A GPT uses either apps or actions, never both: remove its apps before adding actions.",
         )
     allowed = {info.key for info in models_for(has_actions=True)}
     if gpt.model not in allowed:
@@ -97,28 +109,53 @@ def _check_gpt_accepts_actions(gpt: GPT) -> None:
         raise RuleViolation(
             "model_not_allowed_with_actions",
             f"{label} can not use actions. Switch the GPT to one of: "
-            + ", ".join(sorted(allowed)) + " first.",
+            + ", ".join(sorted(allowed))
+            + " first.",
         )
 
 
 @transaction.atomic
-def action_create(*, gpt: GPT, acting_user, schema: str = "", auth: dict | None = None,
-                  privacy_policy_url: str = "") -> Action:
+def action_create(
+    *,
+    gpt: GPT,
+    acting_user,
+    schema: str = "",
+    auth: dict | None = None,
+    privacy_policy_url: str = "",
+) -> Action:
     gpt = GPT.objects.select_for_update().select_related("workspace").get(pk=gpt.pk)
     _check_gpt_accepts_actions(gpt)
     action = Action(gpt=gpt, workspace=gpt.workspace)
-    return _save(action, acting_user=acting_user, schema=schema, auth=auth or {"type": "none"},
-                 privacy_policy_url=privacy_policy_url, creating=True)
+    return _save(
+        action,
+        acting_user=acting_user,
+        schema=schema,
+        auth=auth or {"type": "none"},
+        privacy_policy_url=privacy_policy_url,
+        creating=True,
+    )
 
 
 @transaction.atomic
-def action_update(*, action: Action, acting_user, schema: str | None = None,
-                  auth: dict | None = None, privacy_policy_url: str | None = None) -> Action:
+def action_update(
+    *,
+    action: Action,
+    acting_user,
+    schema: str | None = None,
+    auth: dict | None = None,
+    privacy_policy_url: str | None = None,
+) -> Action:
     # Lock the GPT: two concurrent saves must not both pass the duplicate-domain check.
     GPT.objects.select_for_update().get(pk=action.gpt_id)
     action = Action.objects.select_related("gpt__workspace").get(pk=action.pk)
-    return _save(action, acting_user=acting_user, schema=schema, auth=auth,
-                 privacy_policy_url=privacy_policy_url, creating=False)
+    return _save(
+        action,
+        acting_user=acting_user,
+        schema=schema,
+        auth=auth,
+        privacy_policy_url=privacy_policy_url,
+        creating=False,
+    )
 
 
 def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, creating) -> Action:
@@ -137,20 +174,28 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
         oauth_urls_match_server(auth_values, server_host)
         for key in ("authorization_url", "token_url"):
             if auth_values.get(key):
-                _check_domain(gpt=gpt, host=host_from_url(auth_values[key]),
-                              what=f"The OAuth {key.replace('_', ' ')}")
+                _check_domain(
+                    gpt=gpt,
+                    host=host_from_url(auth_values[key]),
+                    what=f"The OAuth {key.replace('_', ' ')}",
+                )
     elif checked and action.auth_type == AuthType.OAUTH:
         oauth_urls_match_server(auth_snapshot(action), server_host)
 
     if privacy_policy_url is not None:
         action.privacy_policy_url = clean_privacy_policy_url(privacy_policy_url)
         if not action.privacy_policy_url and gpt.visibility in PUBLIC_VISIBILITIES:
-            raise RuleViolation("privacy_policy_required", "A GPT shared publicly needs a "
-                                "privacy policy URL on every action.",
-                                field="privacy_policy_url")
+            raise RuleViolation(
+                "privacy_policy_required",
+                "A GPT shared publicly needs a privacy policy URL on every action.",
+                field="privacy_policy_url",
+            )
     elif creating and gpt.visibility in PUBLIC_VISIBILITIES:
-        raise RuleViolation("privacy_policy_required", "A GPT shared publicly needs a privacy "
-                            "policy URL on every action.", field="privacy_policy_url")
+        raise RuleViolation(
+            "privacy_policy_required",
+            "A GPT shared publicly needs a privacy policy URL on every action.",
+            field="privacy_policy_url",
+        )
 
     if auth_values is not None:
         for field, value in auth_values.items():
@@ -166,25 +211,37 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
     if schema is not None:
         _replace_operations(action, checked.verdict.operations if checked else [])
     if auth_values is not None and before_auth != auth_snapshot(action):
-        audit_record(workspace=action.workspace, actor=acting_user,
-                     kind=AuditKind.ACTION_AUTH_CHANGED,
-                     target=f"{gpt.name}: {action.domain or 'new action'}",
-                     before=before_auth, after=auth_snapshot(action))
+        audit_record(
+            workspace=action.workspace,
+            actor=acting_user,
+            kind=AuditKind.ACTION_AUTH_CHANGED,
+            target=f"{gpt.name}: {action.domain or 'new action'}",
+            before=before_auth,
+            after=auth_snapshot(action),
+        )
     return action
 
 
 def _replace_operations(action: Action, detected) -> None:
     old_flags = dict(action.operations.values_list("operation_id", "consequential"))
     action.operations.all().delete()
-    Operation.objects.bulk_create([
-        Operation(
-            action=action, gpt_id=action.gpt_id, operation_id=op.operation_id,
-            method=op.method, path=op.path[:2000], summary=(op.summary or "")[:1000],
-            description=op.description or "", consequential=op.consequential,
-            parameters=op.parameters, request_body=op.request_body,
-        )
-        for op in detected
-    ])
+    Operation.objects.bulk_create(
+        [
+            Operation(
+                action=action,
+                gpt_id=action.gpt_id,
+                operation_id=op.operation_id,
+                method=op.method,
+                path=op.path[:2000],
+                summary=(op.summary or "")[:1000],
+                description=op.description or "",
+                consequential=op.consequential,
+                parameters=op.parameters,
+                request_body=op.request_body,
+            )
+            for op in detected
+        ]
+    )
     # "Always allow" was given for an operation as it was; a change of its consequential flag,
     # or its removal, withdraws the approval.
     new_flags = {op.operation_id: op.consequential for op in detected}

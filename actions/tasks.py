@@ -7,8 +7,7 @@ from actions.imports import RetryableImportError, import_give_up, import_run
 MAX_IMPORT_RETRIES = 4
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True,
-             max_retries=MAX_IMPORT_RETRIES)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_IMPORT_RETRIES)
 def import_schema(self, job_id: int) -> None:
     """Fetch, validate and save an action's schema from a URL (retried on network errors)."""
     try:

@@ -16,8 +16,9 @@ def _clean_text(field: str, value) -> str:
         raise RuleViolation("invalid", f"{field} must be text.", field=field)
     value = value.strip() if field == "name" else value
     if len(value) > LIMITS[field]:
-        raise RuleViolation("invalid", f"{field} is at most {LIMITS[field]} characters.",
-                            field=field)
+        raise RuleViolation(
+            "invalid", f"{field} is at most {LIMITS[field]} characters.", field=field
+        )
     if field == "name" and not value:
         raise RuleViolation("invalid", "Give the GPT a name.", field=field)
     return value
@@ -31,7 +32,8 @@ def check_model(*, model: str, has_actions: bool) -> None:
         raise RuleViolation(
             "model_not_allowed_with_actions",
             f"{MODELS_BY_KEY[model].label} can not use actions. Choose one of: "
-            + ", ".join(sorted(allowed)) + ".",
+            + ", ".join(sorted(allowed))
+            + ".",
             field="model",
         )
 
@@ -45,8 +47,7 @@ def check_apps(*, apps, has_actions: bool) -> list[str]:
     if apps and has_actions:
         raise RuleViolation(
             "apps_and_actions",
-            "A GPT uses either apps or actions, never both: remove its actions before adding "
-            "apps.",
+            "A GPT uses either apps or actions, never both: remove its actions before adding apps.",
             field="apps",
         )
     return list(dict.fromkeys(apps))
@@ -68,13 +69,21 @@ def check_publishable(*, gpt: GPT, visibility: str) -> None:
 
 @transaction.atomic
 def gpt_create(*, workspace: Workspace, acting_user, **fields) -> GPT:
-    role = Membership.objects.filter(workspace=workspace, user=acting_user).values_list(
-        "role", flat=True).first()
+    role = (
+        Membership.objects.filter(workspace=workspace, user=acting_user)
+        .values_list("role", flat=True)
+        .first()
+    )
     if role not in BUILDER_ROLES:
-        raise RuleViolation("permission_denied", "Only builders, admins and owners create GPTs.",
-                            status=403)
-    gpt = GPT(workspace=workspace, created_by=acting_user, model=DEFAULT_MODEL,
-              visibility=Visibility.ONLY_ME)
+        raise RuleViolation(
+            "permission_denied", "Only builders, admins and owners create GPTs.", status=403
+        )
+    gpt = GPT(
+        workspace=workspace,
+        created_by=acting_user,
+        model=DEFAULT_MODEL,
+        visibility=Visibility.ONLY_ME,
+    )
     _apply(gpt, fields, has_actions=False)
     gpt.save()
     return gpt
@@ -103,8 +112,11 @@ def _apply(gpt: GPT, fields: dict, *, has_actions: bool) -> None:
         gpt.model = fields["model"]
     if "visibility" in fields:
         if fields["visibility"] not in Visibility.values:
-            raise RuleViolation("invalid", "visibility must be one of "
-                                + ", ".join(Visibility.values) + ".", field="visibility")
+            raise RuleViolation(
+                "invalid",
+                "visibility must be one of " + ", ".join(Visibility.values) + ".",
+                field="visibility",
+            )
         gpt.visibility = fields["visibility"]
     if "apps" in fields:
         gpt.apps = check_apps(apps=fields["apps"], has_actions=has_actions)

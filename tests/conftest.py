@@ -50,3 +50,12 @@ def _loopback_only():
     yield
     socket.socket.connect = _real_connect
     socket.socket.connect_ex = _real_connect_ex
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Login throttling counts live in the cache; each test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

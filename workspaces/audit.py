@@ -50,8 +50,16 @@ def audit_record(
 def audit_record_many(*, workspace: Workspace, actor, kind: AuditKind, changes) -> None:
     """Append one row per (target, before, after) in a single INSERT (bulk allowlist edits)."""
     actor = actor if actor is not None and actor.is_authenticated else None
-    AuditEvent.objects.bulk_create([
-        AuditEvent(workspace=workspace, actor=actor, kind=kind, target=target[:255],
-                   before=redact(before), after=redact(after))
-        for target, before, after in changes
-    ])
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                workspace=workspace,
+                actor=actor,
+                kind=kind,
+                target=target[:255],
+                before=redact(before),
+                after=redact(after),
+            )
+            for target, before, after in changes
+        ]
+    )

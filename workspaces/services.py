@@ -96,27 +96,42 @@ def domain_policy_update(
             "Action-domain policies are part of the Enterprise and Edu plans; on this plan "
             "actions may reach all domains.",
         )
-    role = Membership.objects.filter(workspace=workspace, user=actor).values_list(
-        "role", flat=True).first()
+    role = (
+        Membership.objects.filter(workspace=workspace, user=actor)
+        .values_list("role", flat=True)
+        .first()
+    )
     if role != Role.OWNER:
-        raise RuleViolation("permission_denied", "Only the workspace owner changes the "
-                            "action-domain policy.", status=403)
+        raise RuleViolation(
+            "permission_denied",
+            "Only the workspace owner changes the action-domain policy.",
+            status=403,
+        )
     if allow_all is not None and workspace.allow_all_domains != allow_all:
         before = workspace.allow_all_domains
         workspace.allow_all_domains = allow_all
         workspace.save(update_fields=["allow_all_domains", "updated_at"])
-        audit_record(workspace=workspace, actor=actor, kind=AuditKind.POLICY_CHANGED,
-                     target="Allow all domains for GPT Actions",
-                     before={"allow_all": before}, after={"allow_all": allow_all})
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            kind=AuditKind.POLICY_CHANGED,
+            target="Allow all domains for GPT Actions",
+            before={"allow_all": before},
+            after={"allow_all": allow_all},
+        )
     if allowed is not None:
         if not isinstance(allowed, list) or len(allowed) > 10_000:
-            raise RuleViolation("invalid_domain", "allowed must be a list of at most 10,000 "
-                                "domains.")
+            raise RuleViolation(
+                "invalid_domain", "allowed must be a list of at most 10,000 domains."
+            )
         patterns = []
         for index, raw in enumerate(allowed):
             try:
-                patterns.append(parse_allowlist_entry(
-                    str(raw), allow_ip_literals=settings.ACTION_DOMAIN_ALLOW_IP_LITERALS))
+                patterns.append(
+                    parse_allowlist_entry(
+                        str(raw), allow_ip_literals=settings.ACTION_DOMAIN_ALLOW_IP_LITERALS
+                    )
+                )
             except DomainError as exc:
                 raise RuleViolation("invalid_domain", f"{raw!s}: {exc}", index=index) from None
         wanted = set(patterns)
@@ -126,8 +141,16 @@ def domain_policy_update(
         AllowedDomain.objects.bulk_create(
             [AllowedDomain(workspace=workspace, pattern=p, created_by=actor) for p in added]
         )
-        audit_record_many(workspace=workspace, actor=actor, kind=AuditKind.DOMAIN_ADDED,
-                          changes=[(p, None, {"pattern": p}) for p in added])
-        audit_record_many(workspace=workspace, actor=actor, kind=AuditKind.DOMAIN_REMOVED,
-                          changes=[(p, {"pattern": p}, None) for p in removed])
+        audit_record_many(
+            workspace=workspace,
+            actor=actor,
+            kind=AuditKind.DOMAIN_ADDED,
+            changes=[(p, None, {"pattern": p}) for p in added],
+        )
+        audit_record_many(
+            workspace=workspace,
+            actor=actor,
+            kind=AuditKind.DOMAIN_REMOVED,
+            changes=[(p, {"pattern": p}, None) for p in removed],
+        )
     return workspace

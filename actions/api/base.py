@@ -24,9 +24,11 @@ class ApiView(APIView):
     def initial(self, request, *args, **kwargs):
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise RuleViolation("request_too_large",
-                                f"The request body is over {MAX_BODY_BYTES // (1024 * 1024)} MB.",
-                                status=413)
+            raise RuleViolation(
+                "request_too_large",
+                f"The request body is over {MAX_BODY_BYTES // (1024 * 1024)} MB.",
+                status=413,
+            )
         super().initial(request, *args, **kwargs)
 
     def body(self) -> dict:

@@ -43,7 +43,8 @@ class GPTSerializer(serializers.Serializer):
     instructions = serializers.CharField(required=False, allow_blank=True)
     model = serializers.CharField(required=False)
     visibility = serializers.ChoiceField(
-        choices=["only_me", "workspace", "link", "store"], required=False)
+        choices=["only_me", "workspace", "link", "store"], required=False
+    )
     apps = serializers.ListField(child=serializers.CharField(), required=False)
     actions = serializers.ListField(child=serializers.IntegerField(), read_only=True)
 
@@ -100,7 +101,8 @@ class AuthSerializer(serializers.Serializer):
     token_url = serializers.URLField(required=False)
     scope = serializers.CharField(required=False, allow_blank=True)
     token_exchange_method = serializers.ChoiceField(
-        choices=["default_post", "basic_auth_header"], required=False)
+        choices=["default_post", "basic_auth_header"], required=False
+    )
     revocation_url = serializers.URLField(required=False, allow_blank=True)
 
 

@@ -13,8 +13,9 @@ urlpatterns = [
     path("gpts/<int:gpt_id>/models/", views.GPTModelsView.as_view(), name="gpt-models"),
     path("gpts/<int:gpt_id>/actions/", views.ActionListView.as_view(), name="action-list"),
     path("actions/<int:action_id>/", views.ActionDetailView.as_view(), name="action-detail"),
-    path("actions/<int:action_id>/imports/", views.ImportCreateView.as_view(),
-         name="import-create"),
+    path(
+        "actions/<int:action_id>/imports/", views.ImportCreateView.as_view(), name="import-create"
+    ),
     path("imports/<int:import_id>/", views.ImportDetailView.as_view(), name="import-detail"),
     path("schema/validate", views.SchemaValidateView.as_view(), name="schema-validate"),
     path("schema/examples", views.SchemaExamplesView.as_view(), name="schema-examples"),

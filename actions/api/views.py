@@ -10,12 +10,12 @@ from rest_framework.response import Response
 from actions import openapi
 from actions.api import serializers as out
 from actions.api.base import ApiView
-from actions.models import Action, Operation, SchemaImport
+from actions.models import Action, Operation
 from actions.selectors import action_get_for_member, import_get_for_member
 from actions.services import action_create, action_delete, action_update
 from config.errors import RuleViolation
 from gpts.catalogue import models_for
-from gpts.selectors import can_edit_gpt, gpt_get_for_member, gpt_list_for_user, role_in
+from gpts.selectors import can_edit_gpt, gpt_get_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_delete, gpt_update
 from workspaces.domains import DomainNotAllowed
 from workspaces.models import ADMIN_ROLES, Membership
@@ -41,8 +41,15 @@ def policy_errors(actions, workspace) -> dict[int, list[dict]]:
         try:
             policy.check(action.domain)
         except DomainNotAllowed as exc:
-            errors[action.pk] = [{"message": exc.detail, "pointer": "/servers/0/url",
-                                  "line": None, "column": None, "code": "domain_not_allowed"}]
+            errors[action.pk] = [
+                {
+                    "message": exc.detail,
+                    "pointer": "/servers/0/url",
+                    "line": None,
+                    "column": None,
+                    "code": "domain_not_allowed",
+                }
+            ]
     return errors
 
 
@@ -60,19 +67,25 @@ class WorkspaceListView(ApiView):
         )
         return self.paginated(memberships, lambda m: out.workspace_data(m.workspace, m.role))
 
-    @extend_schema(request=inline_serializer("WorkspaceCreate", {
-        "name": serializers.CharField(), "slug": serializers.SlugField(required=False)}),
-        responses={201: out.WorkspaceSerializer})
+    @extend_schema(
+        request=inline_serializer(
+            "WorkspaceCreate",
+            {"name": serializers.CharField(), "slug": serializers.SlugField(required=False)},
+        ),
+        responses={201: out.WorkspaceSerializer},
+    )
     def post(self, request):
         body = self.body()
         name = body.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 120:
-            raise RuleViolation("invalid", "Give the workspace a name of at most 120 "
-                                "characters.", field="name")
+            raise RuleViolation(
+                "invalid", "Give the workspace a name of at most 120 characters.", field="name"
+            )
         slug = body.get("slug") or ""
         if not isinstance(slug, str) or len(slug) > 56:
-            raise RuleViolation("invalid", "slug must be text of at most 56 characters.",
-                                field="slug")
+            raise RuleViolation(
+                "invalid", "slug must be text of at most 56 characters.", field="slug"
+            )
         workspace = workspace_create(name=name.strip(), slug=slug, creator=request.user)
         return self.created(out.workspace_data(workspace, "owner"))
 
@@ -93,25 +106,33 @@ class WorkspaceDetailView(ApiView):
                 raise forbid("Only admins and owners rename the workspace.")
             name = body["name"]
             if not isinstance(name, str) or not name.strip() or len(name) > 120:
-                raise RuleViolation("invalid", "Give the workspace a name of at most 120 "
-                                    "characters.", field="name")
+                raise RuleViolation(
+                    "invalid", "Give the workspace a name of at most 120 characters.", field="name"
+                )
             workspace.name = name.strip()
             workspace.save(update_fields=["name", "updated_at"])
         if "action_domains" in body:
             domains = body["action_domains"]
             if not isinstance(domains, dict):
-                raise RuleViolation("invalid", "action_domains must be an object with allow_all "
-                                    "and allowed.", field="action_domains")
+                raise RuleViolation(
+                    "invalid",
+                    "action_domains must be an object with allow_all and allowed.",
+                    field="action_domains",
+                )
             allow_all = domains.get("allow_all")
             if allow_all is not None and not isinstance(allow_all, bool):
                 raise RuleViolation("invalid", "action_domains.allow_all must be true or false.")
-            workspace = domain_policy_update(workspace=workspace, actor=request.user,
-                                             allow_all=allow_all,
-                                             allowed=domains.get("allowed"))
+            workspace = domain_policy_update(
+                workspace=workspace,
+                actor=request.user,
+                allow_all=allow_all,
+                allowed=domains.get("allowed"),
+            )
         return Response(out.workspace_data(workspace, membership.role))
 
 
 # GPTs ---------------------------------------------------------------------------------------
+
 
 def gpt_queryset(user, workspace=None):
     return (
@@ -132,9 +153,11 @@ class GPTListView(ApiView):
     def post(self, request, slug):
         workspace, _ = workspace_get_for_member(slug=slug, user=request.user)
         body = self.body()
-        fields = {key: body[key] for key in
-                  ("name", "description", "instructions", "model", "visibility", "apps")
-                  if key in body}
+        fields = {
+            key: body[key]
+            for key in ("name", "description", "instructions", "model", "visibility", "apps")
+            if key in body
+        }
         if "name" not in fields:
             raise RuleViolation("invalid", "Give the GPT a name.", field="name")
         gpt = gpt_create(workspace=workspace, acting_user=request.user, **fields)
@@ -150,16 +173,23 @@ class GPTDetailView(ApiView):
 
     @extend_schema(responses=out.GPTSerializer)
     def get(self, request, gpt_id):
-        return Response(out.gpt_data(gpt_queryset(request.user).get(
-            pk=gpt_get_for_member(gpt_id=gpt_id, user=request.user).pk)))
+        return Response(
+            out.gpt_data(
+                gpt_queryset(request.user).get(
+                    pk=gpt_get_for_member(gpt_id=gpt_id, user=request.user).pk
+                )
+            )
+        )
 
     @extend_schema(request=out.GPTSerializer, responses=out.GPTSerializer)
     def patch(self, request, gpt_id):
         gpt = self.editable_gpt(request, gpt_id)
         body = self.body()
-        fields = {key: body[key] for key in
-                  ("name", "description", "instructions", "model", "visibility", "apps")
-                  if key in body}
+        fields = {
+            key: body[key]
+            for key in ("name", "description", "instructions", "model", "visibility", "apps")
+            if key in body
+        }
         gpt = gpt_update(gpt=gpt, acting_user=request.user, **fields)
         return Response(out.gpt_data(gpt_queryset(request.user).get(pk=gpt.pk)))
 
@@ -174,11 +204,21 @@ class GPTModelsView(ApiView):
     def get(self, request, gpt_id):
         gpt = gpt_get_for_member(gpt_id=gpt_id, user=request.user)
         choices = models_for(has_actions=gpt.actions.exists())
-        return Response([{"key": m.key, "label": m.label, "supports_actions": m.supports_actions,
-                          "pro": m.pro} for m in choices])
+        return Response(
+            [
+                {
+                    "key": m.key,
+                    "label": m.label,
+                    "supports_actions": m.supports_actions,
+                    "pro": m.pro,
+                }
+                for m in choices
+            ]
+        )
 
 
 # Actions ------------------------------------------------------------------------------------
+
 
 def action_input(body: dict) -> dict:
     fields = {}
@@ -190,8 +230,9 @@ def action_input(body: dict) -> dict:
         fields["auth"] = body["auth"]
     if "privacy_policy_url" in body:
         if not isinstance(body["privacy_policy_url"], str):
-            raise RuleViolation("invalid", "privacy_policy_url must be text.",
-                                field="privacy_policy_url")
+            raise RuleViolation(
+                "invalid", "privacy_policy_url must be text.", field="privacy_policy_url"
+            )
         fields["privacy_policy_url"] = body["privacy_policy_url"]
     return fields
 
@@ -223,14 +264,16 @@ class ActionDetailView(ApiView):
     @extend_schema(responses=out.ActionSerializer)
     def get(self, request, action_id):
         action = action_get_for_member(action_id=action_id, user=request.user)
-        return Response(out.action_data(
-            action, live_errors=policy_errors([action], action.workspace).get(action.pk)))
+        return Response(
+            out.action_data(
+                action, live_errors=policy_errors([action], action.workspace).get(action.pk)
+            )
+        )
 
     @extend_schema(request=out.ActionSerializer, responses=out.ActionSerializer)
     def patch(self, request, action_id):
         action = self.editable_action(request, action_id)
-        action = action_update(action=action, acting_user=request.user,
-                               **action_input(self.body()))
+        action = action_update(action=action, acting_user=request.user, **action_input(self.body()))
         return Response(out.action_data(action))
 
     @extend_schema(responses={204: None})
@@ -247,8 +290,9 @@ SchemaText = inline_serializer("SchemaText", {"schema": serializers.CharField()}
 def schema_text(body: dict) -> str:
     text = body.get("schema")
     if not isinstance(text, str):
-        raise RuleViolation("invalid", "Send the schema's text as {\"schema\": \"...\"}.",
-                            field="schema")
+        raise RuleViolation(
+            "invalid", 'Send the schema\'s text as {"schema": "..."}.', field="schema"
+        )
     return text
 
 
@@ -259,15 +303,25 @@ class SchemaValidateView(ApiView):
     def post(self, request):
         from actions.services import insecure_host_allowed
 
-        verdict = openapi.validate(schema_text(self.body()),
-                                   allow_insecure_host=insecure_host_allowed)
+        verdict = openapi.validate(
+            schema_text(self.body()), allow_insecure_host=insecure_host_allowed
+        )
         return Response(verdict.as_dict())
 
 
 class SchemaExamplesView(ApiView):
-    @extend_schema(responses=inline_serializer("SchemaExample", {
-        "key": serializers.CharField(), "title": serializers.CharField(),
-        "format": serializers.CharField(), "schema": serializers.CharField()}, many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "SchemaExample",
+            {
+                "key": serializers.CharField(),
+                "title": serializers.CharField(),
+                "format": serializers.CharField(),
+                "schema": serializers.CharField(),
+            },
+            many=True,
+        )
+    )
     def get(self, request):
         from actions.openapi.examples import EXAMPLES
 
@@ -280,17 +334,22 @@ class SchemaFormatView(ApiView):
         try:
             formatted = openapi.format_schema(schema_text(self.body()))
         except openapi.SchemaParseError as exc:
-            raise RuleViolation("unparseable_schema", "The schema can not be parsed, so it can "
-                                "not be formatted.",
-                                errors=[p.as_dict() for p in exc.problems]) from None
+            raise RuleViolation(
+                "unparseable_schema",
+                "The schema can not be parsed, so it can not be formatted.",
+                errors=[p.as_dict() for p in exc.problems],
+            ) from None
         return Response({"schema": formatted})
 
 
 # Imports ------------------------------------------------------------------------------------
 
+
 class ImportCreateView(ApiView):
-    @extend_schema(request=inline_serializer("ImportRequest", {"url": serializers.URLField()}),
-                   responses={202: out.SchemaImportSerializer})
+    @extend_schema(
+        request=inline_serializer("ImportRequest", {"url": serializers.URLField()}),
+        responses={202: out.SchemaImportSerializer},
+    )
     def post(self, request, action_id):
         from actions.imports import import_request
 
@@ -305,7 +364,6 @@ class ImportCreateView(ApiView):
 class ImportDetailView(ApiView):
     @extend_schema(responses=out.SchemaImportSerializer)
     def get(self, request, import_id):
-        return Response(out.import_data(import_get_for_member(import_id=import_id,
-                                                              user=request.user)))
-
-
+        return Response(
+            out.import_data(import_get_for_member(import_id=import_id, user=request.user))
+        )

@@ -50,17 +50,23 @@ class Command(BaseCommand):
         for username, password, slug, role, staff in PEOPLE:
             user = users.filter(username=username).first()
             if user is None:
-                user = users.create_user(username=username, password=password, is_staff=staff,
-                                         is_superuser=slug is None)
+                user = users.create_user(
+                    username=username, password=password, is_staff=staff, is_superuser=slug is None
+                )
             if slug:
-                Membership.objects.get_or_create(workspace=workspaces[slug], user=user,
-                                                 defaults={"role": role})
+                Membership.objects.get_or_create(
+                    workspace=workspaces[slug], user=user, defaults={"role": role}
+                )
         alice = users.get(username="alice")
         gpt, created = GPT.objects.get_or_create(
-            workspace=workspaces["acme"], name=DEMO_GPT_NAME,
-            defaults={"created_by": alice, "visibility": Visibility.WORKSPACE,
-                      "description": "Answers with the weather from the sandbox API.",
-                      "instructions": "Use GetCurrentWeather to answer weather questions."},
+            workspace=workspaces["acme"],
+            name=DEMO_GPT_NAME,
+            defaults={
+                "created_by": alice,
+                "visibility": Visibility.WORKSPACE,
+                "description": "Answers with the weather from the sandbox API.",
+                "instructions": "Use GetCurrentWeather to answer weather questions.",
+            },
         )
         if created or not gpt.actions.exists():
             action_create(gpt=gpt, acting_user=alice, schema=sandbox_weather_schema())

@@ -1,0 +1,65 @@
+import json
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import add_member, make_workspace
+from workspaces.models import Plan, Role
+
+WEATHER = {
+    "openapi": "3.1.0",
+    "info": {"title": "Get weather data", "version": "v1.0.0"},
+    "servers": [{"url": "https://weather.example.com"}],
+    "paths": {
+        "/location": {
+            "get": {
+                "operationId": "GetCurrentWeather",
+                "summary": "Get temperature for a specific location",
+                "parameters": [
+                    {
+                        "name": "location",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": {"description": "OK"}},
+            }
+        }
+    },
+}
+
+
+def weather_schema(host: str = "weather.example.com", operation_id: str = "GetCurrentWeather"):
+    document = json.loads(json.dumps(WEATHER))
+    document["servers"][0]["url"] = f"https://{host}"
+    document["paths"]["/location"]["get"]["operationId"] = operation_id
+    return json.dumps(document, indent=2)
+
+
+@pytest.fixture
+def world(db):
+    """Two workspaces with one person per role in the first and an owner in the second."""
+    acme = make_workspace("Acme", plan=Plan.ENTERPRISE)
+    globex = make_workspace("Globex", plan=Plan.TEAM)
+    return {
+        "acme": acme,
+        "globex": globex,
+        "owner": add_member(acme, role=Role.OWNER, username="owner"),
+        "admin": add_member(acme, role=Role.ADMIN, username="admin_a"),
+        "builder": add_member(acme, role=Role.BUILDER, username="builder"),
+        "builder2": add_member(acme, role=Role.BUILDER, username="builder2"),
+        "member": add_member(acme, role=Role.MEMBER, username="member"),
+        "stranger": add_member(globex, role=Role.OWNER, username="stranger"),
+    }
+
+
+@pytest.fixture
+def api():
+    def client_for(user):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return client_for

@@ -1,0 +1,52 @@
+"""seed_demo gives a newcomer a working demo, and running it twice changes nothing."""
+
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot():
+    counts = {}
+    for model in apps.get_models():
+        rows = model._default_manager.all()
+        counts[model._meta.label] = sorted(
+            tuple(sorted((k, str(v)) for k, v in row.items() if k not in {"last_login"}))
+            for row in rows.values()
+        )
+    return counts
+
+
+def test_seed_demo_is_idempotent(settings):
+    settings.OUTBOUND_ALLOW_PRIVATE = ["127.0.0.1:8000", "localhost:8000"]
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    first = snapshot()
+    call_command("seed_demo", stdout=StringIO())
+    assert snapshot() == first
+    assert "alice" in out.getvalue() and "/accounts/login/" in out.getvalue()
+
+    from actions.models import Action
+    from workspaces.models import Workspace
+
+    acme = Workspace.objects.get(slug="acme")
+    assert acme.plan == "enterprise"
+    assert acme.memberships.count() == 3
+    assert Workspace.objects.count() == 2
+    weather = Action.objects.get(gpt__name="Weather helper")
+    assert weather.domain == "127.0.0.1"
+    assert weather.operations.get().operation_id == "GetCurrentWeather"
+
+
+def test_issue_api_token_prints_the_token_last(settings):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("tokenuser")
+    out = StringIO()
+    call_command("issue_api_token", "tokenuser", stdout=out)
+    token = out.getvalue().strip().splitlines()[-1]
+    assert len(token) >= 32 and " " not in token
