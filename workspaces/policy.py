@@ -4,10 +4,16 @@ No cache: a change by the owner applies to the very next call. One indexed query
 whatever the allowlist's size, because the candidate patterns come from the host's labels.
 """
 
-from workspaces.domains import DomainError, DomainNotAllowed, DomainPolicy, normalize_host
+from workspaces.domains import (
+    NO_DOMAINS_ALLOWED,
+    DomainError,
+    DomainNotAllowed,
+    DomainPolicy,
+    normalize_host,
+)
 from workspaces.models import AllowedDomain, Workspace
 
-NO_DOMAINS_ALLOWED = "No domains are allowed by your workspace's settings."
+__all__ = ["NO_DOMAINS_ALLOWED", "domain_check", "domain_allowed", "domain_policy_snapshot"]
 
 
 def candidate_patterns(host: str) -> list[str]:
