@@ -3,6 +3,7 @@ forms show a masked hint and an empty password box that keeps the stored value w
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Count
 
 from actions.models import (
     Action,
@@ -86,7 +87,15 @@ class OperationInline(ScopedTabularInline):
 @admin.register(Action)
 class ActionAdmin(ScopedModelAdmin):
     form = ActionAdminForm
-    list_display = ["__str__", "gpt", "workspace", "auth_type", "openapi_version", "updated_at"]
+    list_display = [
+        "__str__",
+        "gpt",
+        "workspace",
+        "auth_type",
+        "openapi_version",
+        "connection_count",
+        "updated_at",
+    ]
     list_filter = ["auth_type", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["domain", "gpt__name"]
     list_select_related = ["gpt", "workspace"]
@@ -109,6 +118,14 @@ class ActionAdmin(ScopedModelAdmin):
         ),
         ("Dates", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def get_queryset(self, request):
+        # One query for the whole page: users' connections counted, never their tokens.
+        return super().get_queryset(request).annotate(connection_count=Count("connections"))
+
+    @admin.display(description="Connected accounts", ordering="connection_count")
+    def connection_count(self, obj) -> int:
+        return obj.connection_count
 
     def save_model(self, request, obj, form, change):
         before = auth_snapshot(Action.objects.get(pk=obj.pk)) if change else None
@@ -177,7 +194,13 @@ class ConnectedAccountAdmin(ScopedModelAdmin):
     """Admins see who connected what and when; never a token."""
 
     list_display = ["user", "gpt", "action", "status", "scopes", "connected_at", "last_used_at"]
-    list_filter = ["status", ("workspace", admin.RelatedOnlyFieldListFilter)]
+    # Filtering by GPT or action gives the count of its connections (shown by the changelist).
+    list_filter = [
+        "status",
+        ("workspace", admin.RelatedOnlyFieldListFilter),
+        ("gpt", admin.RelatedOnlyFieldListFilter),
+        ("action", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["user__username", "scopes"]
     list_select_related = ["user", "gpt", "action"]
     fields = [

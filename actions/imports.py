@@ -56,7 +56,7 @@ def import_run(*, job_id: int) -> None:
     """Carry out one import job. Raises RetryableImportError for network trouble."""
     with transaction.atomic():
         job = (
-            SchemaImport.objects.select_for_update()
+            SchemaImport.objects.select_for_update(of=("self",))
             .select_related("action__gpt__workspace", "requested_by")
             .filter(pk=job_id)
             .first()

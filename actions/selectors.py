@@ -1,9 +1,9 @@
 """Reads of actions and their offspring, scoped to the acting user (404 for strangers)."""
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
-from actions.models import Action, Operation, SchemaImport
+from actions.models import Action, Consent, Operation, SchemaImport
 from gpts.selectors import gpt_list_for_user
 
 
@@ -30,3 +30,24 @@ def import_get_for_member(*, import_id, user) -> SchemaImport:
         )
     except (SchemaImport.DoesNotExist, ValueError, TypeError):
         raise Http404("No such import.") from None
+
+
+def consent_list_for_user(*, user) -> QuerySet[Consent]:
+    """The user's own remembered approvals ("Always allow"), newest first.
+
+    Scoped to the user, not to their workspaces of today: someone who left a workspace can
+    still see and revoke what they approved there.
+    """
+    return (
+        Consent.objects.filter(user=user)
+        .select_related("gpt", "action")
+        .order_by("-created_at", "-id")
+    )
+
+
+def consent_get_for_user(*, consent_id, user) -> Consent:
+    """One of the user's approvals; someone else's or a missing one is the same 404."""
+    try:
+        return consent_list_for_user(user=user).get(pk=consent_id)
+    except (Consent.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such approval.") from None

@@ -10,8 +10,11 @@ urlpatterns = [
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("editor/", include("config.editor_urls")),
+    path("editor/", include("config.preview_urls")),
     path("api/v1/", include("actions.api.urls")),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("sandbox/", include("sandbox.urls")),
+    path("", include("actions.oauth.urls")),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,50 +1,383 @@
-"""Workspace admin for workspace owners and admins: members, allowed domains, audit log."""
+"""Workspace admin for workspace owners and admins: members, the action-domain policy, audit log.
 
-from django.contrib import admin
+Who may do what follows the workspace roles (tenant scoping lives in admin_scoping): owners and
+admins manage members, only owners make, change or remove owners, only owners of Enterprise and
+Edu workspaces change the action-domain policy (admins read it, other plans do not show it),
+and the audit log is read-only for everyone. Writes go through workspaces.services, which write
+the audit rows, so nothing changes here without leaving a trace.
+"""
 
+import json
+from dataclasses import dataclass
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+
+from config.errors import RuleViolation
 from workspaces.admin_scoping import ScopedModelAdmin, ScopedTabularInline
-from workspaces.audit import audit_record
-from workspaces.models import AllowedDomain, AuditEvent, AuditKind, Membership, Workspace
+from workspaces.domains import (
+    DomainError,
+    DomainNotAllowed,
+    host_from_url,
+    parse_allowlist_bulk,
+    parse_allowlist_entry,
+)
+from workspaces.models import AllowedDomain, AuditEvent, Membership, Role, Workspace
+from workspaces.policy import NO_DOMAINS_ALLOWED, domain_policy_snapshot, policy_restricts
+from workspaces.services import (
+    domain_policy_update,
+    membership_add,
+    membership_remove,
+    membership_set_role,
+    owner_change_refusal,
+)
+
+# A paste bigger than this is a mistake (or an attack on the IDNA code), not an allowlist.
+MAX_BULK_LINES = 5_000
+NEEDS_AN_OWNER = "A workspace needs at least one owner."
+
+
+# Roles of the acting user ----------------------------------------------------------------------
+
+
+def acting_role(request, workspace_id) -> str | None:
+    """The request user's role in the workspace, read once per request (permission checks ask
+    many times while one page renders)."""
+    cache = request.__dict__.setdefault("_workspace_roles", {})
+    if workspace_id not in cache:
+        cache[workspace_id] = (
+            Membership.objects.filter(workspace_id=workspace_id, user=request.user)
+            .values_list("role", flat=True)
+            .first()
+        )
+    return cache[workspace_id]
+
+
+def can_edit_policy(request, workspace: Workspace | None) -> bool:
+    """Only an owner of an Enterprise or Edu workspace changes its policy (superusers too only
+    when they are its owner: the service refuses anyone else)."""
+    return (
+        workspace is not None
+        and workspace.pk is not None
+        and workspace.has_domain_policy
+        and acting_role(request, workspace.pk) == Role.OWNER
+    )
+
+
+def manages_owners(request, workspace_id) -> bool:
+    return request.user.is_superuser or acting_role(request, workspace_id) == Role.OWNER
+
+
+def check_entry(raw: str) -> str:
+    """One allowlist entry, normalised, or a ValidationError with the parser's message."""
+    try:
+        return parse_allowlist_entry(
+            raw, allow_ip_literals=settings.ACTION_DOMAIN_ALLOW_IP_LITERALS
+        )
+    except DomainError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+# The blocked-actions preview --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockedAction:
+    gpt_id: int
+    gpt_name: str
+    domain: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PolicyPreview:
+    restricts: bool
+    nothing_allowed: bool
+    action_count: int
+    blocked: list[BlockedAction]
+
+
+def policy_preview(workspace: Workspace) -> PolicyPreview:
+    """Which actions of the workspace the saved policy blocks, and why.
+
+    Two queries whatever the number of actions or domains: the allowlist (only when the policy
+    restricts) and the actions with their GPT. The server host is what every call reaches; the
+    OAuth URLs are checked too, since a blocked token URL breaks the action just as surely.
+    """
+    from actions.models import Action  # actions depends on workspaces, not the other way
+
+    policy = domain_policy_snapshot(workspace=workspace)
+    actions = list(
+        Action.objects.filter(workspace=workspace)
+        .exclude(domain="")
+        .select_related("gpt")
+        .only("id", "domain", "authorization_url", "token_url", "gpt__id", "gpt__name")
+        .order_by("gpt__name", "domain", "id")
+    )
+    blocked = []
+    for action in actions:
+        reason = _blocked_reason(policy, action)
+        if reason:
+            blocked.append(BlockedAction(action.gpt_id, action.gpt.name, action.domain, reason))
+    restricts = policy_restricts(workspace)
+    return PolicyPreview(
+        restricts=restricts,
+        nothing_allowed=restricts and not policy.entries,
+        action_count=len(actions),
+        blocked=blocked,
+    )
+
+
+def _blocked_reason(policy, action) -> str:
+    try:
+        policy.check(action.domain)
+    except DomainNotAllowed as exc:
+        return exc.detail
+    for label, url in (
+        ("OAuth authorization URL", action.authorization_url),
+        ("OAuth token URL", action.token_url),
+    ):
+        if not url:
+            continue
+        try:
+            policy.check(host_from_url(url))
+        except DomainError as exc:
+            return f"{label}: {exc}"
+        except DomainNotAllowed as exc:
+            return f"{label}: {exc.detail}"
+    return ""
+
+
+# Members ----------------------------------------------------------------------------------------
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    """Owner rules across the whole member list, checked before anything is saved."""
+
+    actor_manages_owners = False  # set per request by MembershipInline.get_formset
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        owners_before = owners_after = 0
+        for form in self.forms:
+            existing = form.instance.pk is not None
+            if not existing and not form.has_changed():
+                continue  # an untouched extra row
+            before = form.initial.get("role") if existing else None
+            deleted = self.can_delete and self._should_delete_form(form)
+            after = None if deleted else form.cleaned_data.get("role")
+            if existing and not deleted and "user" in form.changed_data:
+                raise ValidationError(
+                    "A member's user cannot be swapped: remove the row and add a new one."
+                )
+            refusal = owner_change_refusal(
+                actor_manages_owners=self.actor_manages_owners, before=before, after=after
+            )
+            if refusal:
+                raise ValidationError(refusal)
+            owners_before += before == Role.OWNER
+            owners_after += after == Role.OWNER
+        if owners_before and not owners_after:
+            raise ValidationError(NEEDS_AN_OWNER)
 
 
 class MembershipInline(ScopedTabularInline):
     model = Membership
+    formset = MembershipFormSet
     extra = 0
+    verbose_name_plural = "Members"
     fields = ["user", "role", "created_at"]
     readonly_fields = ["created_at"]
 
+    def get_queryset(self, request):
+        # The row title is str(membership), which names the user and the workspace.
+        return super().get_queryset(request).select_related("user", "workspace")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.actor_manages_owners = obj is not None and manages_owners(request, obj.pk)
+        return formset
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user" and field is not None:
+            # Every row's select lists the same users: read them once, not once per row.
+            field.choices = list(field.choices)
+        return field
+
+
+# The allowlist ----------------------------------------------------------------------------------
+
+
+class AllowedDomainForm(forms.ModelForm):
+    class Meta:
+        model = AllowedDomain
+        fields = ["pattern"]
+        labels = {"pattern": "Domain"}
+
+    def clean_pattern(self) -> str:
+        return check_entry(self.cleaned_data["pattern"])
+
+
+class AllowedDomainFormSet(BaseInlineFormSet):
+    """Duplicates are compared after normalisation (`Example.com.` is `example.com`)."""
+
+    def get_unique_error_message(self, unique_check):
+        return "This domain is already on the allowlist."
+
+    def get_form_error(self):
+        return "Enter each domain once."
+
 
 class AllowedDomainInline(ScopedTabularInline):
+    """The allowlist on the workspace page. Saved by WorkspaceAdmin through the policy service,
+    never row by row, so the audit rows are written in one place."""
+
     model = AllowedDomain
+    form = AllowedDomainForm
+    formset = AllowedDomainFormSet
     extra = 0
+    verbose_name = "allowed domain"
+    verbose_name_plural = "Allowed domains"
     fields = ["pattern", "created_by", "created_at"]
     readonly_fields = ["created_by", "created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and can_edit_policy(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and can_edit_policy(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and can_edit_policy(request, obj)
+
+
+class AddNewDomainFormSet(helpers.InlineAdminFormSet):
+    """The allowlist's add button says "Add new domain", as the product names it (Django's
+    text, "Add another …", lives in a JSON attribute no template block reaches)."""
+
+    def inline_formset_data(self):
+        data = json.loads(super().inline_formset_data())
+        data["options"]["addText"] = "Add new domain"
+        return json.dumps(data)
+
+
+# The workspace ----------------------------------------------------------------------------------
+
+
+class WorkspacePolicyForm(forms.ModelForm):
+    """The workspace form an owner of an Enterprise or Edu workspace gets: with a bulk paste."""
+
+    bulk_domains = forms.CharField(
+        label="Add many domains",
+        required=False,
+        strip=False,  # keep leading blank lines, so "line N" in an error is the line pasted
+        widget=forms.Textarea(
+            attrs={"rows": 5, "cols": 60, "placeholder": "example.com\n*.example.org"}
+        ),
+        help_text=(
+            "Paste domains, one per line, to add them to the allowlist. If any line is not a "
+            "valid domain, nothing is saved."
+        ),
+    )
+
+    class Meta:
+        model = Workspace
+        fields = ["name", "slug", "allow_all_domains"]
+
+    def clean_bulk_domains(self) -> list[str]:
+        text = self.cleaned_data.get("bulk_domains") or ""
+        if text.count("\n") >= MAX_BULK_LINES:
+            raise ValidationError(f"Paste at most {MAX_BULK_LINES:,} lines at a time.")
+        patterns, errors = parse_allowlist_bulk(
+            text, allow_ip_literals=settings.ACTION_DOMAIN_ALLOW_IP_LITERALS
+        )
+        if errors:
+            raise ValidationError(
+                [f"line {number}: {raw}: {message}" for number, raw, message in errors]
+            )
+        return patterns
 
 
 @admin.register(Workspace)
 class WorkspaceAdmin(ScopedModelAdmin):
     workspace_path = ""
     ordering = ["name"]
-    list_display = ["name", "slug", "plan", "allow_all_domains", "member_count", "created_at"]
+    list_display = ["name", "slug", "plan", "domain_policy", "member_count", "created_at"]
     list_filter = ["plan", "allow_all_domains"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["created_at", "updated_at"]
-    inlines = [MembershipInline, AllowedDomainInline]
+    inlines = [AllowedDomainInline, MembershipInline]
 
     def get_queryset(self, request):
-        from django.db.models import Count
-
         return super().get_queryset(request).annotate(_member_count=Count("memberships"))
 
     @admin.display(description="Members", ordering="_member_count")
     def member_count(self, obj):
         return obj._member_count
 
+    @admin.display(description="Action domains")
+    def domain_policy(self, obj) -> str:
+        if not obj.has_domain_policy or obj.allow_all_domains:
+            return "All domains"
+        return "Allowlist only"
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(None, {"fields": ["name", "slug", "plan", "created_at", "updated_at"]})]
+        if obj is not None and obj.has_domain_policy:
+            fields = ["allow_all_domains"]
+            if can_edit_policy(request, obj):
+                fields.append("bulk_domains")
+            fieldsets.append(
+                (
+                    "Action-domain policy",
+                    {
+                        "fields": fields,
+                        "description": (
+                            "An entry allows that domain and its subdomains (example.com "
+                            "allows api.example.com); *.example.com allows only the "
+                            "subdomains. Only the workspace owner changes the policy."
+                        ),
+                    },
+                )
+            )
+        return fieldsets
+
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
+        fields = ["created_at", "updated_at"]
         if not request.user.is_superuser:
             fields.append("plan")  # the plan is billing, set by the operator only
+        if not can_edit_policy(request, obj):
+            fields.append("allow_all_domains")
         return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if can_edit_policy(request, obj):
+            kwargs["form"] = WorkspacePolicyForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_inlines(self, request, obj):
+        if obj is not None and obj.has_domain_policy:
+            return [AllowedDomainInline, MembershipInline]
+        return [MembershipInline]
+
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        admin_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
+        for admin_formset in admin_formsets:
+            if admin_formset.formset.model is AllowedDomain:
+                # Same object, one overridden method: the add button's text.
+                admin_formset.__class__ = AddNewDomainFormSet
+        return admin_formsets
 
     def has_add_permission(self, request, obj=None):
         return request.user.is_superuser
@@ -52,45 +385,95 @@ class WorkspaceAdmin(ScopedModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.has_domain_policy:
+            context["policy_preview"] = policy_preview(obj)
+            context["no_domains_allowed"] = NO_DOMAINS_ALLOWED
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except RuleViolation as exc:
+            # A service refused after the forms validated (a role or plan changed meanwhile,
+            # or the allowlist would grow past its limit). The admin's transaction has rolled
+            # everything back; say why instead of answering 500.
+            messages.error(request, exc.detail)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        if "allow_all_domains" in form.cleaned_data:
+            # The policy service saves this field with its audit row; keep the stored value here.
+            obj.allow_all_domains = form.initial.get("allow_all_domains", obj.allow_all_domains)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        form.save_m2m()
+        workspace = form.instance
+        for formset in formsets:
+            if formset.model is AllowedDomain:
+                removed, added = self._allowlist_edits(formset)
+                if can_edit_policy(request, workspace):
+                    self._apply_policy(request, form, removed, added)
+        for formset in formsets:
+            if formset.model is not AllowedDomain:
+                self.save_formset(request, form, formset, change=change)
+
     def save_formset(self, request, form, formset, change):
         if formset.model is Membership:
             self._save_memberships(request, form.instance, formset)
             return
+        if formset.model is AllowedDomain:
+            raise AssertionError("The allowlist is saved by the policy service only.")
         super().save_formset(request, form, formset, change)
 
-    def _save_memberships(self, request, workspace, formset):
-        instances = formset.save(commit=False)
+    @staticmethod
+    def _allowlist_edits(formset) -> tuple[set[str], set[str]]:
+        """Patterns the inline removes and adds; also fills the formset's change lists, which
+        the admin's history message reads (the rows themselves are saved by the service)."""
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        removed, added = set(), set()
+        deleted = formset.deleted_forms if formset.can_delete else []
+        for form in formset.initial_forms:
+            original = form.initial.get("pattern")
+            if form in deleted:
+                removed.add(original)
+                formset.deleted_objects.append(form.instance)
+            elif form.has_changed() and form.cleaned_data.get("pattern", original) != original:
+                removed.add(original)
+                added.add(form.cleaned_data["pattern"])
+                formset.changed_objects.append((form.instance, ["pattern"]))
+        for form in formset.extra_forms:
+            if form.has_changed() and form not in deleted:
+                added.add(form.cleaned_data["pattern"])
+                formset.new_objects.append(form.instance)
+        return removed, added
+
+    @staticmethod
+    def _apply_policy(request, form, removed: set[str], added: set[str]) -> None:
+        workspace = form.instance
+        current = set(workspace.allowed_domains.values_list("pattern", flat=True))
+        wanted = (current - removed) | added | set(form.cleaned_data.get("bulk_domains") or [])
+        allow_all = form.cleaned_data.get("allow_all_domains")
+        if wanted == current and allow_all in (None, workspace.allow_all_domains):
+            return
+        domain_policy_update(
+            workspace=workspace, actor=request.user, allow_all=allow_all, allowed=sorted(wanted)
+        )
+
+    @staticmethod
+    def _save_memberships(request, workspace, formset) -> None:
+        formset.save(commit=False)  # fills new/changed/deleted_objects without writing
         for membership in formset.deleted_objects:
-            audit_record(
-                workspace=workspace,
-                actor=request.user,
-                kind=AuditKind.MEMBER_REMOVED,
-                target=str(membership.user),
-                before={"role": membership.role},
+            membership_remove(membership=membership, actor=request.user)
+        for membership, _fields in formset.changed_objects:
+            stored = Membership.objects.select_related("user", "workspace").get(pk=membership.pk)
+            membership_set_role(membership=stored, role=membership.role, actor=request.user)
+        for membership in formset.new_objects:
+            created = membership_add(
+                workspace=workspace, user=membership.user, role=membership.role, actor=request.user
             )
-            membership.delete()
-        for membership in instances:
-            if membership.pk is None:
-                membership.save()
-                audit_record(
-                    workspace=workspace,
-                    actor=request.user,
-                    kind=AuditKind.MEMBER_ADDED,
-                    target=str(membership.user),
-                    after={"role": membership.role},
-                )
-                continue
-            before = Membership.objects.get(pk=membership.pk).role
-            membership.save()
-            if before != membership.role:
-                audit_record(
-                    workspace=workspace,
-                    actor=request.user,
-                    kind=AuditKind.ROLE_CHANGED,
-                    target=str(membership.user),
-                    before={"role": before},
-                    after={"role": membership.role},
-                )
+            membership.pk = created.pk
 
 
 @admin.register(Membership)
@@ -101,37 +484,101 @@ class MembershipAdmin(ScopedModelAdmin):
     list_select_related = ["user", "workspace"]
     autocomplete_fields = ["workspace"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a membership to another user or workspace would dodge the owner rules and
+        # the audit trail: remove it and add a new one instead.
+        return ["workspace", "user", "created_at"] if obj else ["created_at"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"clean": _membership_clean(request, obj)})
+
     def save_model(self, request, obj, form, change):
-        before = Membership.objects.get(pk=obj.pk).role if change else None
-        super().save_model(request, obj, form, change)
-        if before != obj.role:
-            audit_record(
-                workspace=obj.workspace,
-                actor=request.user,
-                kind=AuditKind.ROLE_CHANGED if change else AuditKind.MEMBER_ADDED,
-                target=str(obj.user),
-                before={"role": before} if change else None,
-                after={"role": obj.role},
+        if change:
+            stored = Membership.objects.select_related("user", "workspace").get(pk=obj.pk)
+            membership_set_role(membership=stored, role=obj.role, actor=request.user)
+        else:
+            created = membership_add(
+                workspace=obj.workspace, user=obj.user, role=obj.role, actor=request.user
             )
+            obj.pk = created.pk
+
+    def has_delete_permission(self, request, obj=None):
+        if not super().has_delete_permission(request, obj):
+            return False
+        return obj is None or _removal_refusal(request, obj) is None
 
     def delete_model(self, request, obj):
-        audit_record(
-            workspace=obj.workspace,
-            actor=request.user,
-            kind=AuditKind.MEMBER_REMOVED,
-            target=str(obj.user),
-            before={"role": obj.role},
+        membership_remove(membership=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        memberships = list(queryset.select_related("user", "workspace"))
+        for membership in memberships:  # check all first: refuse the batch, not half of it
+            refusal = _removal_refusal(request, membership, leaving=memberships)
+            if refusal:
+                raise PermissionDenied(f"{membership}: {refusal}")
+        for membership in memberships:
+            membership_remove(membership=membership, actor=request.user)
+
+
+def _removal_refusal(request, membership: Membership, leaving=()) -> str | None:
+    refusal = owner_change_refusal(
+        actor_manages_owners=manages_owners(request, membership.workspace_id),
+        before=membership.role,
+        after=None,
+    )
+    if refusal or membership.role != Role.OWNER:
+        return refusal
+    leaving_ids = {m.pk for m in leaving} | {membership.pk}
+    others = Membership.objects.filter(workspace_id=membership.workspace_id, role=Role.OWNER)
+    if not others.exclude(pk__in=leaving_ids).exists():
+        return NEEDS_AN_OWNER
+    return None
+
+
+def _membership_clean(request, obj: Membership | None):
+    """The MembershipAdmin form's clean, bound to the request: owner rules on add and change."""
+
+    def clean(form):
+        cleaned = forms.ModelForm.clean(form)
+        workspace = obj.workspace if obj else cleaned.get("workspace")
+        role = cleaned.get("role")
+        if workspace is None or role is None:
+            return cleaned
+        before = obj.role if obj else None
+        refusal = owner_change_refusal(
+            actor_manages_owners=manages_owners(request, workspace.pk), before=before, after=role
         )
-        super().delete_model(request, obj)
+        if refusal:
+            raise ValidationError(refusal)
+        if before == Role.OWNER and role != Role.OWNER:
+            others = Membership.objects.filter(workspace=workspace, role=Role.OWNER)
+            if not others.exclude(pk=obj.pk).exists():
+                raise ValidationError(NEEDS_AN_OWNER)
+        return cleaned
+
+    return clean
 
 
 @admin.register(AllowedDomain)
 class AllowedDomainAdmin(ScopedModelAdmin):
+    """Read-only list across the user's workspaces; the allowlist is edited on the workspace
+    page, where the owner rule and the audit apply."""
+
     list_display = ["pattern", "workspace", "created_by", "created_at"]
     list_filter = [("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["pattern"]
     list_select_related = ["workspace", "created_by"]
-    readonly_fields = ["created_by", "created_at"]
+    readonly_fields = ["workspace", "pattern", "created_by", "created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AuditEvent)
@@ -146,7 +593,8 @@ class AuditEventAdmin(ScopedModelAdmin):
     ]
     search_fields = ["target", "actor__username"]
     list_select_related = ["workspace", "actor"]
-    readonly_fields = ["created_at", "workspace", "actor", "kind", "target", "before", "after"]
+    fields = ["created_at", "workspace", "actor", "kind", "target", "before", "after"]
+    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -35,11 +35,21 @@ class WorkspaceScopedMixin:
     def _allowed(self, request, obj=None) -> bool:
         if request.user.is_superuser:
             return True
-        if not is_workspace_admin(request.user):
+        # One page asks these questions dozens of times (sidebar, inlines, buttons): answer
+        # each once per request, so a page's query count does not grow with its admin classes.
+        answers = request.__dict__.setdefault("_workspace_scope_answers", {})
+        if "is_admin" not in answers:
+            answers["is_admin"] = is_workspace_admin(request.user)
+        if not answers["is_admin"]:
             return False
         if obj is None or not isinstance(obj, self.model):
             return True  # an inline is asked about its parent, which its own admin scoped
-        return self.scope(type(obj)._default_manager.filter(pk=obj.pk), request).exists()
+        key = (type(obj), obj.pk, self.workspace_path)
+        if key not in answers:
+            answers[key] = self.scope(
+                type(obj)._default_manager.filter(pk=obj.pk), request
+            ).exists()
+        return answers[key]
 
     def has_module_permission(self, request):
         return self._allowed(request)

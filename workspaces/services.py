@@ -154,3 +154,19 @@ def domain_policy_update(
             changes=[(p, {"pattern": p}, None) for p in removed],
         )
     return workspace
+
+
+def owner_change_refusal(*, actor_manages_owners: bool, before: str | None, after: str | None):
+    """Why an actor may not move a membership from role `before` to `after`, or None if allowed.
+
+    `before` is None for a new member, `after` None for a removal. Only owners (and the
+    operator, a superuser) make, change or remove owners: an admin who could promote a friend
+    to owner, or demote the owner, would own the workspace's policy in all but name.
+    """
+    if before == after or actor_manages_owners:
+        return None
+    if after == Role.OWNER:
+        return "Only an owner can make someone an owner."
+    if before == Role.OWNER:
+        return "Only an owner can change or remove an owner."
+    return None

@@ -1,4 +1,6 @@
-"""Demo data for a first run: two workspaces, their people, and a GPT calling the sandbox API.
+"""Demo data for a first run: two workspaces, their people, and GPTs calling the sandbox API:
+"Weather helper" (no authentication) and "To-do helper" (OAuth against the sandbox's own
+provider, registered here as the DOT application "Sandbox to-dos").
 
 Idempotent: whatever exists already is left as it is, so a second run changes nothing.
 """
@@ -9,10 +11,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import get_application_model
 
+from actions.api.serializers import callback_url
 from actions.openapi.examples import EXAMPLES
-from actions.services import action_create
+from actions.services import action_create, action_update
 from gpts.models import GPT, Visibility
+from sandbox.openapi import todo_openapi_text
 from workspaces.models import Membership, Plan, Role, Workspace
 
 # Demo-only credentials, printed for the newcomer. Never run seed_demo in production.
@@ -26,6 +32,8 @@ PEOPLE = [
 ]
 WORKSPACES = [("acme", "Acme", Plan.ENTERPRISE), ("globex", "Globex", Plan.TEAM)]
 DEMO_GPT_NAME = "Weather helper"
+TODO_GPT_NAME = "To-do helper"
+SANDBOX_APP_NAME = "Sandbox to-dos"
 
 
 def sandbox_weather_schema() -> str:
@@ -70,7 +78,64 @@ class Command(BaseCommand):
         )
         if created or not gpt.actions.exists():
             action_create(gpt=gpt, acting_user=alice, schema=sandbox_weather_schema())
+        self._seed_todo_helper(workspaces["acme"], alice)
         self._print_people()
+
+    def _seed_todo_helper(self, workspace, alice):
+        """The OAuth demo: a GPT whose action reaches the sandbox to-do API with the user's
+        token from the sandbox provider, so a newcomer can connect an account on first run."""
+        gpt, _ = GPT.objects.get_or_create(
+            workspace=workspace,
+            name=TODO_GPT_NAME,
+            defaults={
+                "created_by": alice,
+                "visibility": Visibility.WORKSPACE,
+                "description": "Keeps your to-do list in the sandbox API (connect your account).",
+                "instructions": "Use listTodos, createTodo and updateTodo to manage the list.",
+            },
+        )
+        redirect_uri = callback_url(gpt.pk)
+        application_model = get_application_model()
+        application = application_model.objects.filter(name=SANDBOX_APP_NAME).first()
+        new_secret = None
+        if application is None:
+            # DOT hashes client_secret on save: keep the plaintext for the action, which must
+            # send it to the token endpoint.
+            new_secret = generate_client_secret()
+            application = application_model.objects.create(
+                name=SANDBOX_APP_NAME,
+                client_type=application_model.CLIENT_CONFIDENTIAL,
+                authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
+                redirect_uris=redirect_uri,
+                client_secret=new_secret,
+                hash_client_secret=True,
+                skip_authorization=False,
+            )
+        elif redirect_uri not in application.redirect_uris.split():
+            application.redirect_uris = " ".join([*application.redirect_uris.split(), redirect_uri])
+            application.save(update_fields=["redirect_uris", "updated"])
+        action = gpt.actions.first()
+        if action is not None and new_secret is None:
+            return
+        if new_secret is None:
+            # The action is gone and only the hash of the secret is left: issue a new secret.
+            new_secret = generate_client_secret()
+            application.client_secret = new_secret
+            application.save(update_fields=["client_secret", "updated"])
+        auth = {
+            "type": "oauth",
+            "client_id": application.client_id,
+            "client_secret": new_secret,
+            "authorization_url": f"{settings.SITE_URL}/o/authorize/",
+            "token_url": f"{settings.SITE_URL}/o/token/",
+            "revocation_url": f"{settings.SITE_URL}/o/revoke_token/",
+            "scope": "todos",
+            "token_exchange_method": "default_post",
+        }
+        if action is None:
+            action_create(gpt=gpt, acting_user=alice, schema=todo_openapi_text(), auth=auth)
+        else:
+            action_update(action=action, acting_user=alice, auth=auth)
 
     def _print_people(self):
         self.stdout.write("Demo users (passwords unchanged if you changed them since):")

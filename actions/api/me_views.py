@@ -1,0 +1,56 @@
+"""The caller's own OAuth connections (DESIGN.md §4): list and revoke. Thin over selectors and
+the revoke service; a connection of someone else answers 404 like a missing one."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from actions.api.base import ApiView
+from actions.models import ConnectedAccount, ConnectionStatus
+from actions.oauth.revoke import connection_revoke
+from actions.oauth.selectors import connection_list_for_user
+
+
+class ConnectedAccountSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    gpt = serializers.IntegerField()
+    action = serializers.IntegerField()
+    domain = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    connected_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.ChoiceField(choices=ConnectionStatus.values)
+
+
+def connected_account_data(account: ConnectedAccount) -> dict:
+    """Never a token: only what the user needs to recognise and manage the connection."""
+    field = serializers.DateTimeField()
+    return {
+        "id": account.pk,
+        "gpt": account.gpt_id,
+        "action": account.action_id,
+        "domain": account.action.domain,
+        "scopes": account.scopes.split(),
+        "connected_at": field.to_representation(account.connected_at),
+        "last_used_at": field.to_representation(account.last_used_at)
+        if account.last_used_at
+        else None,
+        "status": account.status,
+    }
+
+
+class ConnectedAccountListView(ApiView):
+    @extend_schema(responses=ConnectedAccountSerializer(many=True))
+    def get(self, request):
+        return self.paginated(connection_list_for_user(user=request.user), connected_account_data)
+
+
+class ConnectedAccountDetailView(ApiView):
+    @extend_schema(
+        responses={204: None},
+        description="Delete the tokens and ask the provider to revoke them (RFC 7009) when "
+        "the action names a revocation endpoint.",
+    )
+    def delete(self, request, connection_id):
+        connection_revoke(user=request.user, connection_id=connection_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

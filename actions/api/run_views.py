@@ -1,0 +1,194 @@
+"""Running operations, exporting them as tools, and the caller's remembered approvals.
+
+Thin views (DESIGN.md §4): resolve the object for the caller (404 outside the caller's
+workspaces), call the runtime, shape the reply. The runtime's refusals are RuleViolations that
+the API's exception handler turns into `{"code", "detail", ...}` with their status.
+"""
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from actions.api.base import ApiView
+from actions.models import Action, Consent, Operation
+from actions.runtime.run import CONSENT_CHOICES, consent_revoke, operation_run
+from actions.runtime.tools import gpt_tools
+from actions.selectors import (
+    action_get_for_member,
+    consent_get_for_user,
+    consent_list_for_user,
+)
+from gpts.selectors import gpt_get_for_member
+from workspaces.domains import DomainNotAllowed
+from workspaces.policy import domain_policy_snapshot
+
+RunRequest = inline_serializer(
+    "RunRequest",
+    {
+        "arguments": serializers.DictField(
+            required=False,
+            help_text="Parameters by name; the request body, when there is one, under "
+            "requestBody (exactly the exported tool's arguments).",
+        ),
+        "consent": serializers.ChoiceField(choices=CONSENT_CHOICES, required=False),
+    },
+)
+RunMessage = inline_serializer(
+    "RunMessage",
+    {
+        "method": serializers.CharField(),
+        "url": serializers.CharField(),
+        "headers": serializers.DictField(child=serializers.CharField()),
+        "body": serializers.CharField(allow_null=True),
+    },
+)
+RunResult = inline_serializer(
+    "RunResult",
+    {
+        "status": serializers.ChoiceField(
+            choices=["ok", "rate_limited", "upstream_error", "declined"]
+        ),
+        "request": RunMessage,
+        "response": inline_serializer(
+            "RunResponse",
+            {
+                "status": serializers.IntegerField(),
+                "headers": serializers.DictField(child=serializers.CharField()),
+                "body": serializers.CharField(),
+                "url": serializers.CharField(),
+                "retry_after": serializers.CharField(required=False, allow_null=True),
+            },
+        ),
+        "retry_after": serializers.CharField(required=False, allow_null=True),
+        "duration_ms": serializers.IntegerField(),
+    },
+)
+ErrorBody = inline_serializer(
+    "RunError", {"code": serializers.CharField(), "detail": serializers.CharField()}
+)
+
+
+class OperationRunView(ApiView):
+    """POST /api/v1/actions/{id}/operations/{operation_id}/run: any member who may see the
+    action's GPT may run it; approval is the runtime's business."""
+
+    @extend_schema(
+        request=RunRequest,
+        responses={
+            200: RunResult,
+            400: OpenApiResponse(ErrorBody, description="invalid_arguments (names the argument)"),
+            401: OpenApiResponse(ErrorBody, description="oauth_required, with authorize_url"),
+            403: OpenApiResponse(ErrorBody, description="domain_not_allowed, address_not_allowed"),
+            404: OpenApiResponse(ErrorBody, description="No such action or operation"),
+            409: OpenApiResponse(ErrorBody, description="consent_required: what will be sent"),
+            502: OpenApiResponse(ErrorBody, description="upstream_error, response_too_large"),
+            504: OpenApiResponse(ErrorBody, description="timeout"),
+        },
+        description="Run one operation for the caller. A consequential operation, or one the "
+        'caller has not always allowed, first answers 409 consent_required; repeat with "consent".'
+        ' "decline" is recorded and answers 200 {"status": "declined"}.',
+    )
+    def post(self, request, action_id, operation_id):
+        action = action_get_for_member(action_id=action_id, user=request.user)
+        body = self.body()
+        return Response(
+            operation_run(
+                action=action,
+                operation_id=operation_id,
+                arguments=body.get("arguments", {}),
+                consent=body.get("consent"),
+                user=request.user,
+            )
+        )
+
+
+ToolDefinition = inline_serializer(
+    "ToolDefinition",
+    {
+        "type": serializers.CharField(),
+        "function": inline_serializer(
+            "ToolFunction",
+            {
+                "name": serializers.CharField(),
+                "description": serializers.CharField(),
+                "parameters": serializers.DictField(),
+            },
+        ),
+    },
+    many=True,
+)
+
+
+def _callable_actions(gpt) -> list[Action]:
+    """The GPT's actions a call could reach now: a valid schema and a domain the workspace's
+    policy allows (a GPT stays usable without the others, DESIGN.md §2)."""
+    actions = list(
+        gpt.actions.prefetch_related(
+            Prefetch("operations", queryset=Operation.objects.order_by("id"))
+        ).order_by("id")
+    )
+    policy = domain_policy_snapshot(workspace=gpt.workspace)
+    usable = []
+    for action in actions:
+        if not action.is_valid or not action.domain:
+            continue
+        try:
+            policy.check(action.domain)
+        except DomainNotAllowed:
+            continue
+        usable.append(action)
+    return usable
+
+
+class GPTToolsView(ApiView):
+    """GET /api/v1/gpts/{id}/tools/: what an assistant API needs to call the GPT's actions."""
+
+    @extend_schema(
+        responses=ToolDefinition,
+        description="The GPT's operations as function-calling tool definitions.",
+    )
+    def get(self, request, gpt_id):
+        gpt = gpt_get_for_member(gpt_id=gpt_id, user=request.user)
+        return Response(gpt_tools(actions=_callable_actions(gpt)))
+
+
+class ConsentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    gpt = serializers.IntegerField()
+    action = serializers.IntegerField()
+    operation_id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+def consent_data(consent: Consent) -> dict:
+    return {
+        "id": consent.pk,
+        "gpt": consent.gpt_id,
+        "action": consent.action_id,
+        "operation_id": consent.operation_id,
+        "created_at": serializers.DateTimeField().to_representation(consent.created_at),
+    }
+
+
+class ConsentListView(ApiView):
+    """GET /api/v1/me/consents/: the caller's own remembered approvals, paginated."""
+
+    @extend_schema(responses=ConsentSerializer(many=True))
+    def get(self, request):
+        return self.paginated(consent_list_for_user(user=request.user), consent_data)
+
+
+class ConsentDetailView(ApiView):
+    """GET, DELETE /api/v1/me/consents/{id}/: one of the caller's approvals (else 404)."""
+
+    @extend_schema(responses=ConsentSerializer)
+    def get(self, request, consent_id):
+        return Response(
+            consent_data(consent_get_for_user(consent_id=consent_id, user=request.user))
+        )
+
+    @extend_schema(responses={204: None}, description="Forget the approval: ask again next time.")
+    def delete(self, request, consent_id):
+        consent_revoke(user=request.user, consent_id=consent_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,796 @@
+"""Text → document: JSON first, then YAML, with the limits an upload from anyone needs.
+
+Why not `yaml.load(text, CSafeLoader)`: libyaml only scans and parses in C; composing nodes and
+resolving every scalar through the Python resolver is what makes a 4 MB YAML file take over a
+second. Here the C parser's *events* feed a small builder (`_YamlBuilder`) that is about eight
+times faster, and that same builder is where the YAML-only dangers are stopped before they can
+cost anything: aliases are counted (never expanded) against a budget, recursive aliases,
+complex keys and exotic tags are refused, nesting depth is capped, duplicate keys are reported.
+Timestamps stay strings (osv's own reader does the same; a `datetime` is not JSON).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import re
+import threading
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
+)
+
+from actions.openapi.problems import Problem, SchemaParseError, escape_pointer_part
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+# Real documents nest 30 levels at most (Sentry, PagerDuty); validators recurse per level.
+MAX_DEPTH = 64
+# Anchors are rare in OpenAPI documents (none in the corpus). Aliases share one object, so they
+# cost nothing to build, but every later walk (validation, storage as JSON) visits each use:
+# count the nodes each alias stands for and refuse a document that would grow past the budget.
+MAX_ALIASES = 1_000
+MAX_ALIAS_NODES = 100_000
+
+# C0 control characters other than tab, line feed and carriage return: a sign of a binary file.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+# A document opening with `[` or `{"`: meant as JSON (YAML flow style rarely quotes keys).
+_LOOKS_LIKE_JSON = re.compile(r'\s*(\[|\{\s*(\}|"))')
+
+_TAG = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
+_TIMESTAMP, _MERGE, _MAP, _SEQ = (_TAG + t for t in ("timestamp", "merge", "map", "seq"))
+
+
+def _without_timestamps(table: dict) -> dict:
+    return {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in table.items()
+    }
+
+
+_CSafeLoader = getattr(yaml, "CSafeLoader", None)
+if _CSafeLoader is not None:
+
+    class _CLoader(_CSafeLoader):  # type: ignore[misc,valid-type]
+        """libyaml's parser; our builder does the composing (see module docstring)."""
+
+        yaml_implicit_resolvers = _without_timestamps(_CSafeLoader.yaml_implicit_resolvers)
+
+else:  # pragma: no cover - PyYAML built without libyaml
+    _CLoader = None  # type: ignore[assignment,misc]
+
+
+class _PyLoader(yaml.SafeLoader):
+    """Pure-Python parser: used when libyaml is missing or rejects valid text (see below)."""
+
+    yaml_implicit_resolvers = _without_timestamps(yaml.SafeLoader.yaml_implicit_resolvers)
+
+
+# Scalar conversion is PyYAML's own code, so values are exactly what yaml.safe_load gives.
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_CONSTRUCT = {
+    _INT: _CONSTRUCTOR.construct_yaml_int,
+    _FLOAT: _CONSTRUCTOR.construct_yaml_float,
+    _BOOL: _CONSTRUCTOR.construct_yaml_bool,
+    _NULL: _CONSTRUCTOR.construct_yaml_null,
+}
+
+
+@dataclass
+class ParsedDocument:
+    """A parsed schema: the `document` dict, its `format` and `text`, and where things are.
+
+    `problems` holds what parsing noticed without failing (duplicate keys). Positions are
+    computed lazily, only for the pointers a reported problem needs (`locate`).
+    """
+
+    document: dict
+    format: str
+    text: str
+    problems: list[Problem] = field(default_factory=list)
+    # Every `$ref` string in the document, collected while parsing (None: not collected).
+    refs: set[str] | None = field(default=None, repr=False)
+    # YAML only: id(container) → packed (line << 24 | column), 0-based, of each key or item.
+    marks: dict[int, list[int]] | None = field(default=None, repr=False)
+    _positions: dict[str, tuple[int, int] | None] = field(default_factory=dict, repr=False)
+
+    def locate(self, pointers: Iterable[str]) -> dict[str, tuple[int, int] | None]:
+        """(line, column), 1-based, of each JSON pointer; the nearest existing parent if the
+        pointer itself is not in the text (a missing key); None if nothing can be placed."""
+        from actions.openapi.locate import locate_json, locate_yaml
+
+        pointers = list(pointers)
+        wanted = [p for p in dict.fromkeys(pointers) if p not in self._positions]
+        if wanted and self.marks is not None:
+            wanted = self._locate_from_marks(wanted)
+        if wanted:
+            finder = locate_json if self.format == "json" else locate_yaml
+            self._positions.update(finder(self.text, wanted))
+        return {p: self._positions.get(p) for p in pointers}
+
+    def _locate_from_marks(self, pointers: list[str]) -> list[str]:
+        """Place pointers with the positions recorded while parsing YAML; return the ones
+        that need the slow way (through an alias or a merge key)."""
+        from actions.openapi.problems import split_pointer
+
+        rest = []
+        for pointer in pointers:
+            node: Any = self.document
+            position: tuple[int, int] | None = (1, 1)
+            for token in split_pointer(pointer):
+                marks = self.marks.get(id(node)) if type(node) in (dict, list) else None
+                if marks is None:
+                    break
+                if type(node) is dict:
+                    if token not in node:
+                        break
+                    index = list(node).index(token) if len(node) > 1 else 0
+                    node = node[token]
+                else:
+                    if not token.isdigit() or int(token) >= len(node):
+                        break
+                    index = int(token)
+                    node = node[index]
+                if index >= len(marks):
+                    break
+                packed = marks[index]
+                position = ((packed >> 24) + 1, (packed & 0xFFFFFF) + 1)
+            else:
+                self._positions[pointer] = position
+                continue
+            if marks is None and type(node) in (dict, list):
+                rest.append(pointer)  # behind an alias or a merge: walk the text
+            else:
+                self._positions[pointer] = position  # a missing key: its parent's place
+        return rest
+
+    def place(self, problems: Iterable[Problem]) -> None:
+        """Fill in line and column of the problems that have none yet."""
+        todo = [p for p in problems if p.line is None]
+        if not todo:
+            return
+        found = self.locate(p.pointer for p in todo)
+        for problem in todo:
+            position = found.get(problem.pointer)
+            if position:
+                problem.line, problem.column = position
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while a large document is built.
+
+    Building a 4 MB document creates about a million containers; each of them counts towards
+    the collector's thresholds, so full collections keep traversing the half-built tree
+    (measured: up to a third of the parse time). Plain JSON-like data has no cycles to
+    collect, so nothing is lost. Reference-counted: with several threads, the last one out
+    turns the collector back on, and only if it was on before.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+_gc_was_enabled = True
+
+
+def max_bytes_default() -> int:
+    """`settings.SCHEMA_MAX_BYTES` when Django is configured, else 5 MB."""
+    try:
+        from django.conf import settings
+
+        if settings.configured:
+            return int(getattr(settings, "SCHEMA_MAX_BYTES", DEFAULT_MAX_BYTES))
+    except ImportError:  # pragma: no cover - the engine also runs without Django
+        pass
+    return DEFAULT_MAX_BYTES
+
+
+def _fail(message: str, code: str, line: int | None = None, column: int | None = None):
+    raise SchemaParseError([Problem(message, "", line, column, code=code)])
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def decode(text: str | bytes, max_bytes: int) -> str:
+    """Check size and encoding; return the text (without a UTF-8 byte order mark)."""
+    if isinstance(text, bytes | bytearray | memoryview):
+        raw = bytes(text)
+        if len(raw) > max_bytes:
+            _fail(_too_large(len(raw), max_bytes), "too_large")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            _fail(
+                "The schema is not UTF-8 text (it looks like a binary file or another "
+                "encoding).",
+                "not_utf8",
+                *_position_in_prefix(raw[: exc.start].decode("utf-8", "replace")),
+            )
+    elif not isinstance(text, str):
+        _fail("The schema must be text.", "not_text")
+    else:
+        if len(text) > max_bytes:  # UTF-8 never has fewer bytes than characters
+            _fail(_too_large(len(text), max_bytes), "too_large")
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            _fail(
+                "The schema contains text that is not valid Unicode.",
+                "not_utf8",
+                *_position(text, exc.start),
+            )
+        if size > max_bytes:
+            _fail(_too_large(size, max_bytes), "too_large")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    control = _CONTROL.search(text)
+    if control:
+        _fail(
+            "The schema contains control characters (such as NUL bytes): it looks like a "
+            "binary file, not JSON or YAML text.",
+            "binary",
+            *_position(text, control.start()),
+        )
+    if not text.strip():
+        _fail("The schema is empty: paste a JSON or YAML OpenAPI document.", "empty")
+    return text
+
+
+def _position_in_prefix(prefix: str) -> tuple[int, int]:
+    """Line and column just after `prefix`."""
+    return _position(prefix, len(prefix))
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return (
+        f"The schema is too large ({size:,} bytes); the limit is {max_bytes:,} bytes."
+    )
+
+
+def parse(text: str | bytes, *, max_bytes: int | None = None) -> ParsedDocument:
+    """Parse a JSON or YAML OpenAPI document; raise `SchemaParseError` if it is not usable."""
+    text = decode(text, max_bytes_default() if max_bytes is None else max_bytes)
+    try:
+        parsed = _parse_json(text)
+    except json.JSONDecodeError as json_error:
+        json_problem = Problem(
+            f"The JSON can not be read: {json_error.msg}.",
+            "",
+            json_error.lineno,
+            json_error.colno,
+            code="parse_error",
+        )
+        start = text.lstrip()[:1]
+        if _LOOKS_LIKE_JSON.match(text):
+            # Meant as JSON (YAML flow style would rarely quote keys): even if the YAML
+            # reader accepts it (`"info": }` is YAML for null), the JSON error is the answer.
+            raise SchemaParseError([json_problem]) from None
+        try:
+            parsed = _parse_yaml(text)
+        except SchemaParseError as yaml_error:
+            if start == "{":
+                raise SchemaParseError([json_problem]) from None
+            raise yaml_error from None
+    if not isinstance(parsed.document, dict):
+        kind = {list: "a list", str: "a single text value"}.get(
+            type(parsed.document), "a single value"
+        )
+        _fail(
+            f"The schema is {kind}; an OpenAPI document is a mapping of keys such as "
+            "'openapi', 'info' and 'paths'.",
+            "not_mapping",
+            1,
+            1,
+        )
+    return parsed
+
+
+# JSON ---------------------------------------------------------------------------------------
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> float:
+    raise _NotFinite(name)
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise _NotFinite(literal)
+    return value
+
+
+def _parse_json(text: str) -> ParsedDocument:
+    duplicates: list[tuple[dict, str]] = []
+    refs: set[str] = set()
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict:
+        obj = dict(pairs)
+        ref = obj.get("$ref")
+        if type(ref) is str:
+            refs.add(ref)
+        if len(obj) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    duplicates.append((obj, key))
+                seen.add(key)
+        return obj
+
+    try:
+        document = json.loads(
+            text,
+            object_pairs_hook=pairs_hook,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
+    except RecursionError:
+        _fail(f"The schema is nested too deeply (more than {MAX_DEPTH} levels).", "too_deep")
+    except _NotFinite as exc:
+        _fail(
+            f"{exc} is not a number JSON allows (NaN and infinite values can not be used).",
+            "parse_error",
+        )
+    depth = _max_depth(document)
+    if depth > MAX_DEPTH:
+        _fail(f"The schema is nested too deeply (more than {MAX_DEPTH} levels).", "too_deep")
+    parsed = ParsedDocument(document=document, format="json", text=text, refs=refs)
+    if duplicates:
+        parsed.problems.extend(_json_duplicate_problems(document, duplicates))
+    return parsed
+
+
+def _max_depth(document: Any) -> int:
+    """Deepest nesting of mappings and lists, without recursion."""
+    deepest = 0
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if type(node) is dict:
+            children: Iterable = node.values()
+        elif type(node) is list:
+            children = node
+        else:
+            continue
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_DEPTH:
+                return deepest
+        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return deepest
+
+
+def _json_duplicate_problems(document: dict, duplicates: list[tuple[dict, str]]) -> list[Problem]:
+    """Find where the objects with duplicate keys are (by identity) to give each a pointer."""
+    wanted = {id(obj): obj for obj, _ in duplicates}
+    where: dict[int, str] = {}
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack and len(where) < len(wanted):
+        node, pointer = stack.pop()
+        if type(node) is dict:
+            if id(node) in wanted:
+                where[id(node)] = pointer
+            stack.extend((v, f"{pointer}/{escape_pointer_part(k)}") for k, v in node.items())
+        elif type(node) is list:
+            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(node))
+    return [
+        _duplicate_problem(f"{where.get(id(obj), '')}/{escape_pointer_part(key)}", key)
+        for obj, key in duplicates
+    ]
+
+
+def _duplicate_problem(pointer: str, key: str, line: int | None = None,
+                       column: int | None = None) -> Problem:
+    return Problem(
+        f"The key '{key}' appears more than once in the same object; only the last one would "
+        "count. Remove or rename the duplicate.",
+        pointer,
+        line,
+        column,
+        code="duplicate_key",
+    )
+
+
+# YAML ---------------------------------------------------------------------------------------
+
+_NO_KEY = object()
+
+
+class _Extra:
+    """What few containers need: an anchor name, values of merge keys (`<<`)."""
+
+    __slots__ = ("anchor", "merges")
+
+    def __init__(self, anchor=None):
+        self.anchor = anchor
+        self.merges: list | None = None
+
+
+class _YamlBuilder:
+    """Build plain dicts/lists/scalars straight from parser events (see module docstring)."""
+
+    def __init__(self, loader_cls, text: str, fix_surrogates: bool = False):
+        self.loader = loader_cls(text)
+        self.resolvers = loader_cls.yaml_implicit_resolvers
+        self.fix_surrogates = fix_surrogates
+        self.cache: dict[str, Any] = {}
+        self.anchors: dict[str, Any] = {}
+        self.open_anchors: set[str] = set()
+        self.aliases = 0
+        self.alias_nodes = 0
+        self.duplicates: list[Problem] = []
+        self.marks: dict[int, list[int]] = {}
+        self.refs: set[str] = set()
+
+    def build(self) -> Any:
+        get = self.loader.get_event
+        try:
+            event = get()
+            if event.__class__ is StreamStartEvent:
+                event = get()
+            if event.__class__ is StreamEndEvent:
+                return None
+            if event.__class__ is not DocumentStartEvent:  # pragma: no cover - parser invariant
+                raise _refusal("The YAML stream does not start with a document.", event)
+            root = self._document(get)
+            event = get()
+            if event.__class__ is DocumentEndEvent:
+                event = get()
+            if event.__class__ is not StreamEndEvent:
+                raise _refusal(
+                    "The text holds more than one YAML document; paste one OpenAPI document.",
+                    event,
+                )
+            return root
+        finally:
+            self.loader.dispose()
+
+    def _document(self, get):  # noqa: C901 - one tight loop, locals only: this is the hot path
+        # The open container lives in locals; enclosing ones are saved on `stack`.
+        # `marks` collects, per container, the packed position of each key (mapping) or item
+        # (list), in order: ParsedDocument.locate reads them, so YAML problems are placed
+        # without a second pass over the text.
+        stack: list[tuple] = []
+        container: Any = None
+        marks: list[int] = []
+        is_map = False
+        key: Any = _NO_KEY
+        key_event: Any = None
+        extra: _Extra | None = None
+        resolvers = self.resolvers
+        cache = self.cache
+        no_key = _NO_KEY
+        fix_surrogates = self.fix_surrogates
+        all_marks = self.marks
+        refs = self.refs
+        while True:
+            event = get()
+            cls = event.__class__
+            if cls is ScalarEvent:
+                node = event.value
+                tag = event.tag
+                if tag is None and event.implicit[0]:
+                    resolved = cache.get(node, no_key)
+                    if resolved is no_key:
+                        resolved = cache[node] = self._plain(node, resolvers, event)
+                    node = resolved
+                elif tag is None or tag == "!" or tag == _STR:
+                    if fix_surrogates:
+                        node = _join_surrogates(node, event)
+                else:
+                    node = self._tagged(tag, node, event)
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = node
+            elif cls is MappingStartEvent or cls is SequenceStartEvent:
+                opening_map = cls is MappingStartEvent
+                if event.tag is not None and event.tag not in ("!", _MAP, _SEQ):
+                    raise _refusal(f"The YAML tag {event.tag} is not supported here.", event)
+                if len(stack) >= MAX_DEPTH:
+                    raise _refusal(
+                        f"The schema is nested too deeply (more than {MAX_DEPTH} levels).",
+                        event,
+                        "too_deep",
+                    )
+                if is_map and key is no_key:
+                    raise _refusal(
+                        "A mapping or list can not be used as a key; keys must be plain text.",
+                        event,
+                    )
+                if container is not None and not is_map:
+                    mark = event.start_mark
+                    marks.append(mark.line << 24 | mark.column)
+                stack.append((container, marks, is_map, key, key_event, extra))
+                extra = None
+                if event.anchor is not None:
+                    self.open_anchors.add(event.anchor)
+                    extra = _Extra(event.anchor)
+                container = {} if opening_map else []
+                marks = []
+                is_map = opening_map
+                key = no_key
+                continue
+            elif cls is MappingEndEvent or cls is SequenceEndEvent:
+                node = container
+                if extra is not None:
+                    if extra.merges:
+                        node = _merged(node, extra.merges)
+                        marks = None  # keys no longer line up with the text
+                    if extra.anchor is not None:
+                        self.open_anchors.discard(extra.anchor)
+                        self.anchors[extra.anchor] = node
+                if marks is not None:
+                    all_marks[id(node)] = marks
+                container, marks, is_map, key, key_event, extra = stack.pop()
+                if container is None:
+                    return node
+            elif cls is AliasEvent:
+                node = self._alias(event)
+            else:  # pragma: no cover - parser invariant
+                raise _refusal("Unexpected YAML structure.", event)
+
+            if container is None:  # a document that is a single scalar
+                return "<<" if node is _MERGE_KEY else node
+            if is_map:
+                if key is no_key:
+                    if type(node) is not str:
+                        node = self._key(node, event)
+                    key = node
+                    key_event = event
+                    continue
+                if node is _MERGE_KEY:
+                    node = "<<"  # '<<' is only the merge key in key position
+                if key is _MERGE_KEY:
+                    if extra is None:
+                        extra = _Extra()
+                    if extra.merges is None:
+                        extra.merges = []
+                    extra.merges.append((node, event))
+                elif key in container:
+                    self._duplicate(stack, container, key, key_event)
+                    container[key] = node
+                    if marks is not None:
+                        mark = key_event.start_mark
+                        marks[list(container).index(key)] = mark.line << 24 | mark.column
+                else:
+                    container[key] = node
+                    if marks is not None:
+                        mark = key_event.start_mark
+                        marks.append(mark.line << 24 | mark.column)
+                    if key == "$ref" and type(node) is str:
+                        refs.add(node)
+                key = no_key
+            else:
+                if cls is not MappingEndEvent and cls is not SequenceEndEvent:
+                    mark = event.start_mark
+                    marks.append(mark.line << 24 | mark.column)
+                container.append("<<" if node is _MERGE_KEY else node)
+
+    def _plain(self, value: str, resolvers, event):
+        for tag, regexp in resolvers.get(value[:1], ()):
+            if regexp.match(value):
+                if tag == _MERGE:
+                    return _MERGE_KEY
+                construct = _CONSTRUCT.get(tag)
+                if construct is None:
+                    return value  # e.g. '=' (the YAML 1.1 "value" tag): plain text here
+                node = construct(yaml.ScalarNode(tag, value))
+                if isinstance(node, float) and not math.isfinite(node):
+                    raise _refusal(
+                        f"{value} is not a number JSON allows (NaN and infinite values can "
+                        "not be used).",
+                        event,
+                    )
+                return node
+        return value
+
+    def _tagged(self, tag: str, value: str, event):
+        if tag == _TIMESTAMP:
+            return value
+        construct = _CONSTRUCT.get(tag)
+        if construct is None:
+            raise _refusal(f"The YAML tag {tag} is not supported in an OpenAPI document.", event)
+        try:
+            node = construct(yaml.ScalarNode(tag, value))
+        except (ValueError, TypeError, KeyError):
+            raise _refusal(f"'{value}' is not a valid value for the YAML tag {tag}.",
+                           event) from None
+        if isinstance(node, float) and not math.isfinite(node):
+            raise _refusal(f"{value} is not a number JSON allows.", event)
+        return node
+
+    def _alias(self, event):
+        name = event.anchor
+        if name in self.open_anchors:
+            raise _refusal(
+                f"The alias *{name} refers to the node that contains it (a recursive "
+                "structure), which an OpenAPI document can not be.",
+                event,
+                "yaml_alias",
+            )
+        if name not in self.anchors:
+            raise _refusal(f"The alias *{name} refers to no anchor &{name} before it.", event)
+        node = self.anchors[name]
+        self.aliases += 1
+        # Count what this use repeats, lazily (aliases are rare) and never past the budget:
+        # a "billion laughs" document is refused after at most MAX_ALIAS_NODES steps.
+        self.alias_nodes += _count_nodes(node, MAX_ALIAS_NODES - self.alias_nodes + 1)
+        if self.aliases > MAX_ALIASES or self.alias_nodes > MAX_ALIAS_NODES:
+            raise _refusal(
+                "The YAML uses too many aliases (*name): expanded, the document would be "
+                f"far larger than its text (limits: {MAX_ALIASES:,} aliases, "
+                f"{MAX_ALIAS_NODES:,} repeated nodes). Write the repeated parts out or use "
+                "$ref.",
+                event,
+                "yaml_alias",
+            )
+        return node
+
+    @staticmethod
+    def _key(node, event) -> Any:
+        if node is _MERGE_KEY:
+            return node
+        if isinstance(node, dict | list):
+            raise _refusal(
+                "A mapping or list can not be used as a key; keys must be plain text.", event
+            )
+        # The key a JSON round trip gives (osv's reader does one): 200 → "200", true → "true".
+        return json.dumps(node)
+
+    def _duplicate(self, stack: list[tuple], container: dict, key: str, key_event) -> None:
+        parts = []
+        # stack[0] is the (None, ...) sentinel below the root; each saved entry is a parent
+        # with the key (or list length) under which the next level sits.
+        levels = [*stack[1:]]
+        for parent, _, parent_is_map, parent_key, _, _ in levels:
+            parts.append(escape_pointer_part(parent_key if parent_is_map else len(parent)))
+        pointer = "".join("/" + p for p in parts) + "/" + escape_pointer_part(key)
+        mark = key_event.start_mark
+        self.duplicates.append(_duplicate_problem(pointer, key, mark.line + 1, mark.column + 1))
+
+
+def _count_nodes(node: Any, limit: int) -> int:
+    """Nodes in a value, counting shared parts each time they are reached; stop at `limit`."""
+    count = 0
+    stack = [node]
+    while stack and count < limit:
+        item = stack.pop()
+        count += 1
+        if type(item) is dict:
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return count
+
+
+class _MergeKey:
+    """The YAML merge key `<<`, kept apart from a plain '<<' text key."""
+
+
+_MERGE_KEY = _MergeKey()
+
+
+def _merged(explicit: dict, merges: list) -> dict:
+    """YAML 1.1 merge: explicit keys win; among merged mappings, earlier ones win."""
+    sources: list[dict] = []
+    for value, event in merges:
+        if isinstance(value, dict):
+            sources.append(value)
+        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            sources.extend(value)
+        else:
+            raise _refusal("The value of a merge key (<<) must be a mapping or a list of "
+                           "mappings.", event)
+    result: dict = {}
+    for source in reversed(sources):
+        result.update(source)
+    result.update(explicit)
+    return result
+
+
+def _join_surrogates(value: str, event) -> str:
+    """Pure PyYAML decodes "\\ud83d\\udc4d" as two lone surrogates; JSON joins them."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in value):
+        return value
+    try:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise _refusal("The text contains an invalid Unicode escape.", event) from None
+
+
+class _Refusal(Exception):
+    def __init__(self, problem: Problem):
+        self.problem = problem
+
+
+def _refusal(message: str, event, code: str = "parse_error") -> _Refusal:
+    mark = getattr(event, "start_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    return _Refusal(Problem(message, "", line, column, code=code))
+
+
+def _parse_yaml(text: str) -> ParsedDocument:
+    loaders = [(_CLoader, False)] if _CLoader is not None else []
+    loaders.append((_PyLoader, True))
+    for loader_cls, fix_surrogates in loaders:
+        builder = _YamlBuilder(loader_cls, text, fix_surrogates)
+        try:
+            document = builder.build()
+        except _Refusal as refusal:
+            raise SchemaParseError([refusal.problem]) from None
+        except yaml.MarkedYAMLError as exc:
+            if loader_cls is _CLoader and "invalid Unicode character escape" in str(exc.problem):
+                # libyaml rejects the valid escaped surrogate pair "\ud83d\udc4d" (Twilio's
+                # real, valid document has one); the pure-Python parser accepts it.
+                continue
+            raise SchemaParseError([_yaml_error_problem(exc)]) from None
+        except yaml.YAMLError as exc:
+            raise SchemaParseError(
+                [Problem(f"The YAML can not be read: {exc}.", "", code="parse_error")]
+            ) from None
+        except RecursionError:  # pragma: no cover - the depth cap comes first
+            _fail(f"The schema is nested too deeply (more than {MAX_DEPTH} levels).",
+                  "too_deep")
+        if document is None:
+            _fail("The schema is empty: paste a JSON or YAML OpenAPI document.", "empty")
+        return ParsedDocument(
+            document=document,
+            format="yaml",
+            text=text,
+            problems=builder.duplicates,
+            refs=builder.refs,
+            marks=builder.marks,
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _yaml_error_problem(exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    what = exc.problem or exc.context or "unexpected text"
+    message = f"The YAML can not be read: {what}"
+    if exc.context and exc.problem:
+        message += f" ({exc.context})"
+    return Problem(
+        message.rstrip(".") + ".",
+        "",
+        mark.line + 1 if mark else None,
+        mark.column + 1 if mark else None,
+        code="parse_error",
+    )

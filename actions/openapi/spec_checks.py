@@ -1,0 +1,591 @@
+"""openapi-spec-validator 0.9.0's checks, run on plain dicts, fast and without its traps.
+
+osv validates in two phases and this module keeps both, with the same rules:
+1. the official OpenAPI JSON Schema (the copy bundled in osv) applied to the whole document —
+   here with jsonschema-rs, exactly as osv's own "jsonschema-rs" backend does it;
+2. a walk of paths, parameters, responses and component schemas (osv's `keywords.py`):
+   duplicate operationIds and parameters, unresolved path parameters, every schema object
+   checked against its JSON Schema dialect, `required` names missing from `allOf`, default
+   values checked against their schema.
+Why not call osv: its walk goes through `jsonschema_path`, which fetches remote references,
+caches every validated document for the life of the process (its issue #523: an unbounded
+`lru_cache` on `SpecValidator.iter_errors`) and costs seconds on large documents, four fifths
+of which are python-jsonschema checking each schema object against its dialect. Here:
+* references are resolved only inside the document (`refs.LocalResolver`); nothing is fetched;
+* nothing outlives the call except compiled validators for the fixed meta-schemas;
+* each schema object is first checked with a jsonschema-rs validator compiled from the *same*
+  meta-schema with osv's *own* format checks plugged in, and only a schema the fast check
+  rejects goes through python-jsonschema, so the message is osv's;
+* the walk does not recurse without bound and does not crash on malformed documents (osv
+  raises KeyError/TypeError/RecursionError on some): what it can not walk, it skips — the
+  meta-schema phase has already reported why.
+The corpus tests run plain osv on the same documents and check that every problem it finds is
+also found here.
+"""
+
+from __future__ import annotations
+
+import string
+import threading
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import jsonschema_rs
+from jsonschema import validators as jsonschema_validators
+from jsonschema.exceptions import SchemaError, ValidationError
+from openapi_schema_validator import OAS30Validator, OAS31Validator
+from openapi_schema_validator._dialects import OAS31_BASE_DIALECT_ID
+from openapi_schema_validator._format import oas30_format_checker, oas31_format_checker
+from openapi_schema_validator._specifications import REGISTRY as OAS_SPECIFICATIONS
+from openapi_spec_validator.schemas import schema_v30, schema_v31
+from referencing import Registry
+from referencing.exceptions import NoSuchResource
+from referencing.jsonschema import DRAFT202012
+
+from actions.openapi.messages import describe_py, describe_rs, short
+from actions.openapi.problems import ERROR, WARNING, Problem, escape_pointer_part, to_pointer
+from actions.openapi.refs import LocalResolver, RefError
+
+# Kinds that openapi-spec-validator reports as errors but this engine reports as WARNINGS.
+# Keep this the only such list; tests check each entry and that nothing else is downgraded.
+DOWNGRADED_TO_WARNINGS: dict[str, str] = {
+    # A `default` that does not match its own schema. Publishers ship such documents as valid
+    # (PagerDuty REST: an integer parameter defaulting to '20 - incident_summary'; OpenAI:
+    # `default: null` on non-nullable objects, `default: []` on a string enum). The document
+    # still describes the API; the default is documentation, the runtime never relies on it.
+    "default_mismatch": "A default value that does not match its schema.",
+}
+
+OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+# A schema object or default value larger than this is not handed to python-jsonschema,
+# whose `uniqueItems`/`enum` checks are quadratic: the fast validator's verdict stands.
+PY_CHECK_MAX_NODES = 5_000
+
+_URL_FORMATTER = string.Formatter()
+
+
+def _deny_retrieval(uri: str) -> Any:
+    # Meta-schemas are all bundled; a validator asking for anything else gets nothing.
+    raise NoSuchResource(ref=uri)
+
+
+# Meta-schema phase ---------------------------------------------------------------------------
+
+
+@cache
+def _document_validator(version: str) -> Any:
+    """jsonschema-rs validator for the OpenAPI document schema bundled in osv (as osv's
+    "jsonschema-rs" backend builds it: `validator_cls_for(schema)(schema)`)."""
+    schema = dict(schema_v30 if version == "3.0" else schema_v31)
+    cls = jsonschema_rs.validator_cls_for(schema)
+    return cls(schema, retriever=_deny_retrieval)
+
+
+def _meta_schema_problems(document: dict, version: str) -> list[Problem]:
+    problems = []
+    for error in _document_validator(version).iter_errors(document):
+        text, path = describe_rs(error)
+        problems.append(
+            Problem(text, to_pointer(path), code="meta_schema", source=error.message)
+        )
+    return problems
+
+
+# Schema objects against their dialect ----------------------------------------------------------
+
+
+def _formats_in(schema: Any, found: set[str]) -> set[str]:
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("format"), str):
+                found.add(node["format"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+@cache
+def _fast_schema_check(version: str) -> Any:
+    """jsonschema-rs validator of the same meta-schema python-jsonschema uses in osv's
+    `check_schema`, with python's own format functions (osv checks `format: regex` with
+    Python's `re`; letting rs use its own regex engine would change the verdict)."""
+    if version == "3.0":
+        meta, checker = OAS30Validator.META_SCHEMA, oas30_format_checker
+    else:
+        meta, checker = OAS31Validator.META_SCHEMA, oas31_format_checker
+    resources = [
+        (uri, OAS_SPECIFICATIONS.contents(uri))
+        for uri in OAS_SPECIFICATIONS
+        if isinstance(OAS_SPECIFICATIONS.contents(uri), dict)
+    ]
+    names: set[str] = set()
+    for _, contents in resources:
+        _formats_in(contents, names)
+
+    def conforms(name: str):
+        return lambda value: checker.conforms(value, name)
+
+    return jsonschema_rs.validator_for(
+        meta,
+        registry=jsonschema_rs.Registry(resources),
+        retriever=_deny_retrieval,
+        validate_formats=True,
+        formats={name: conforms(name) for name in names},
+    )
+
+
+def _count_nodes(value: Any, limit: int) -> int:
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        if type(node) is dict:
+            stack.extend(node.values())
+        elif type(node) is list:
+            stack.extend(node)
+    return count
+
+
+# Default values against their schema ------------------------------------------------------------
+
+_PATTERN_LOCK = threading.Lock()
+_PATTERNS: dict[str, Any] = {}
+_PATTERN_CACHE_SIZE = 512
+
+
+def _bounded_search(pattern: str, text: str) -> bool | None:
+    """Does `pattern` match in `text`? Evaluated by jsonschema-rs (Rust regex, with a
+    backtracking limit), because Python's `re` can take exponential time on a hostile
+    pattern such as `(a+)+$` and this runs on documents from anyone. None = cannot tell."""
+    with _PATTERN_LOCK:
+        matcher = _PATTERNS.get(pattern)
+    if matcher is None:
+        try:
+            matcher = jsonschema_rs.validator_for(
+                {"pattern": pattern},
+                pattern_options=jsonschema_rs.FancyRegexOptions(backtrack_limit=100_000),
+            )
+        except (ValueError, jsonschema_rs.ValidationError):
+            matcher = False
+        with _PATTERN_LOCK:
+            if len(_PATTERNS) >= _PATTERN_CACHE_SIZE:
+                _PATTERNS.clear()
+            _PATTERNS[pattern] = matcher
+    if matcher is False:
+        return None
+    try:
+        return bool(matcher.is_valid(text))
+    except Exception:  # noqa: BLE001 - a regex engine limit is "cannot tell", not a crash
+        return None
+
+
+def _safe_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator:
+    if not validator.is_type(instance, "string") or not isinstance(pattern, str):
+        return
+    if _bounded_search(pattern, instance) is False:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_DefaultValidator30 = jsonschema_validators.extend(OAS30Validator, {"pattern": _safe_pattern})
+_DefaultValidator31 = jsonschema_validators.extend(OAS31Validator, {"pattern": _safe_pattern})
+
+
+# The walk -------------------------------------------------------------------------------------
+
+
+class SpecWalk:
+    """osv's `RootValidator` and the keyword validators under it, on plain data.
+
+    Node identities (`id()`) are of objects inside `document`, which outlives the walk, so
+    the visited sets are sound. Pointers are where a node really is in the document: after a
+    `$ref`, the pointer is the target's.
+    """
+
+    def __init__(self, document: dict, version: str, resolver: LocalResolver):
+        self.document = document
+        self.version = version
+        self.resolver = resolver
+        self.problems: list[Problem] = []
+        self.operation_ids: list[Any] = []
+        self.visited: set[int] = set()
+        self.meta_checked: set[int] = set()
+        self._default_resolver: Any = None
+
+    # helpers
+
+    def _deref(self, node: Any, pointer: str) -> tuple[Any, str] | None:
+        try:
+            return self.resolver.deref(node, pointer)
+        except RefError:
+            return None  # reported once by refs.ref_problems
+
+    def _add(self, code: str, message: str, pointer: str, source: str) -> None:
+        severity = WARNING if code in DOWNGRADED_TO_WARNINGS else ERROR
+        self.problems.append(Problem(message, pointer, None, None, severity, code, source))
+
+    # root
+
+    def run(self) -> list[Problem]:
+        doc = self.document
+        if "tags" in doc:
+            self._tags(doc["tags"], "/tags")
+        if "paths" in doc:
+            found = self._deref(doc["paths"], "/paths")
+            if found and type(found[0]) is dict:
+                paths, pointer = found
+                for url, item in paths.items():
+                    self._path(url, item, f"{pointer}/{escape_pointer_part(url)}")
+        if "components" in doc:
+            found = self._deref(doc["components"], "/components")
+            if found and type(found[0]) is dict and "schemas" in found[0]:
+                schemas = self._deref(found[0]["schemas"], f"{found[1]}/schemas")
+                if schemas and type(schemas[0]) is dict:
+                    for name, schema in schemas[0].items():
+                        self._schema(schema, f"{schemas[1]}/{escape_pointer_part(name)}")
+        return self.problems
+
+    def _tags(self, tags: Any, pointer: str) -> None:
+        found = self._deref(tags, pointer)
+        if not found or type(found[0]) is not list:
+            return
+        seen: set[str] = set()
+        for index, tag in enumerate(found[0]):
+            tag_found = self._deref(tag, f"{found[1]}/{index}")
+            if not tag_found or type(tag_found[0]) is not dict:
+                continue
+            name = tag_found[0].get("name")
+            if type(name) is not str:
+                continue
+            if name in seen:
+                self._add(
+                    "duplicate_tag",
+                    f"The tag '{name}' is defined more than once.",
+                    f"{tag_found[1]}/name",
+                    f"Duplicate tag name '{name}'",
+                )
+            seen.add(name)
+
+    # paths and operations
+
+    def _path(self, url: str, item: Any, pointer: str) -> None:
+        found = self._deref(item, pointer)
+        if not found or type(found[0]) is not dict:
+            return
+        item, pointer = found
+        path_parameters = None
+        if "parameters" in item:
+            path_parameters = self._deref(item["parameters"], f"{pointer}/parameters")
+            if path_parameters:
+                self._parameters(*path_parameters)
+        for method, operation in item.items():
+            if method in OPERATION_METHODS:
+                self._operation(url, method, operation, f"{pointer}/{method}", path_parameters)
+
+    def _parameters(self, parameters: Any, pointer: str) -> None:
+        if type(parameters) is not list:
+            return
+        seen: set[tuple] = set()
+        for index, parameter in enumerate(parameters):
+            found = self._deref(parameter, f"{pointer}/{index}")
+            if not found or type(found[0]) is not dict:
+                continue
+            parameter, parameter_pointer = found
+            if "schema" in parameter:
+                self._schema(parameter["schema"], f"{parameter_pointer}/schema")
+            name, location = parameter.get("name"), parameter.get("in")
+            if type(name) is not str or type(location) is not str:
+                continue
+            if (name, location) in seen:
+                self._add(
+                    "duplicate_parameter",
+                    f"The {location} parameter '{name}' is defined more than once here.",
+                    parameter_pointer,
+                    f"Duplicate parameter '{name}'",
+                )
+            seen.add((name, location))
+
+    def _path_parameter_names(self, found: tuple[Any, str] | None) -> Iterator[str]:
+        if not found or type(found[0]) is not list:
+            return
+        for index, parameter in enumerate(found[0]):
+            resolved = self._deref(parameter, f"{found[1]}/{index}")
+            if resolved and type(resolved[0]) is dict and resolved[0].get("in") == "path":
+                name = resolved[0].get("name")
+                if type(name) is str:
+                    yield name
+
+    def _operation(self, url, method, operation, pointer, path_parameters) -> None:
+        found = self._deref(operation, pointer)
+        if not found or type(found[0]) is not dict:
+            return
+        operation, pointer = found
+        if "operationId" in operation:
+            operation_id = operation["operationId"]
+            if operation_id is not None and operation_id in self.operation_ids:
+                self._add(
+                    "duplicate_operation_id",
+                    f"The operationId '{operation_id}' is already used by another operation; "
+                    "each operationId must be unique.",
+                    f"{pointer}/operationId",
+                    f"Operation ID '{operation_id}' for '{method}' in '{url}' is not unique",
+                )
+            self.operation_ids.append(operation_id)
+        if "responses" in operation:
+            responses = self._deref(operation["responses"], f"{pointer}/responses")
+            if responses:
+                self._responses(*responses)
+        names: list[str] = []
+        if "parameters" in operation:
+            parameters = self._deref(operation["parameters"], f"{pointer}/parameters")
+            if parameters:
+                self._parameters(*parameters)
+                names += self._path_parameter_names(parameters)
+        if path_parameters is not None:
+            names += self._path_parameter_names(path_parameters)
+        try:
+            in_url = {field for _, field, _, _ in _URL_FORMATTER.parse(url) if field}
+        except ValueError:
+            self._add(
+                "invalid_path",
+                f"The path '{short(url)}' has an unmatched '{{' or '}}'.",
+                pointer.rsplit("/", 1)[0],
+                f"Invalid path template '{url}'",
+            )
+            return
+        declared = set(names)
+        for name in sorted(in_url - declared):
+            self._add(
+                "path_parameter",
+                f"The path has a placeholder {{{name}}} but the {method.upper()} operation "
+                f"declares no path parameter '{name}'.",
+                pointer,
+                f"Path parameter '{name}' for '{method}' operation in '{url}' was not resolved",
+            )
+        for name in sorted(declared - in_url):
+            self._add(
+                "path_parameter",
+                f"The {method.upper()} operation declares a path parameter '{name}' but the "
+                f"path has no {{{name}}} placeholder.",
+                pointer,
+                f"Path parameter '{name}' for '{method}' operation in '{url}' was not resolved",
+            )
+
+    def _responses(self, responses: Any, pointer: str) -> None:
+        if type(responses) is not dict:
+            return
+        for code, response in responses.items():
+            found = self._deref(response, f"{pointer}/{escape_pointer_part(code)}")
+            if not found or type(found[0]) is not dict or "content" not in found[0]:
+                continue
+            content = self._deref(found[0]["content"], f"{found[1]}/content")
+            if not content or type(content[0]) is not dict:
+                continue
+            for media_type, media in content[0].items():
+                media_found = self._deref(
+                    media, f"{content[1]}/{escape_pointer_part(media_type)}"
+                )
+                if media_found and type(media_found[0]) is dict and "schema" in media_found[0]:
+                    self._schema(media_found[0]["schema"], f"{media_found[1]}/schema")
+
+    # schema objects
+
+    def _schema(self, schema: Any, pointer: str, require_properties: bool = True,
+                meta_checked: bool = False) -> None:
+        found = self._deref(schema, pointer)
+        if not found:
+            return
+        value, pointer = found
+        if type(value) is not dict and type(value) is not bool:
+            self._add(
+                "schema_type",
+                f"A schema must be an object (or true/false), not {short(value)}.",
+                pointer,
+                f"{value!r} is not of type 'object', 'boolean'",
+            )
+            return
+        key = id(value)
+        if not meta_checked and key not in self.meta_checked:
+            self.meta_checked.add(key)
+            if self._dialect_problem(value, pointer):
+                return
+        if key in self.visited:
+            return
+        self.visited.add(key)
+        if type(value) is bool:
+            return
+
+        nested_properties: list = []
+        for keyword in ("allOf", "anyOf", "oneOf"):
+            if keyword in value:
+                members = self._deref(value[keyword], f"{pointer}/{keyword}")
+                if not members or type(members[0]) is not list:
+                    continue
+                for index, inner in enumerate(members[0]):
+                    inner_pointer = f"{members[1]}/{index}"
+                    self._schema(inner, inner_pointer, False, True)
+                    if keyword == "allOf":
+                        nested_properties += self._collect_properties(inner, inner_pointer)
+        for keyword in ("not", "items"):
+            if keyword in value:
+                self._schema(value[keyword], f"{pointer}/{keyword}", False, True)
+        properties: Any = {}
+        if "properties" in value:
+            found_properties = self._deref(value["properties"], f"{pointer}/properties")
+            if found_properties and type(found_properties[0]) is dict:
+                properties = found_properties[0]
+                for name, inner in properties.items():
+                    self._schema(
+                        inner,
+                        f"{found_properties[1]}/{escape_pointer_part(name)}",
+                        False,
+                        True,
+                    )
+        if "allOf" in value and require_properties:
+            required = self._deref(value.get("required"), f"{pointer}/required")
+            names = required[0] if required and type(required[0]) is list else []
+            defined = set(properties) | set(nested_properties)
+            missing = sorted({n for n in names if type(n) is str} - defined)
+            if missing:
+                self._add(
+                    "required_not_defined",
+                    f"'required' lists {', '.join(repr(n) for n in missing)}, which no "
+                    "'properties' of this schema or its allOf parts define.",
+                    f"{pointer}/required",
+                    f"Required list has not defined properties: {missing}",
+                )
+        if "default" in value:
+            default = value["default"]
+            if default is not None or value.get("nullable") is not True:
+                self._default(value, default, f"{pointer}/default")
+
+    def _collect_properties(self, schema: Any, pointer: str) -> set:
+        """Every property name reachable through properties/allOf/anyOf/oneOf/items/not."""
+        names: set = set()
+        stack = [(schema, pointer)]
+        seen: set[int] = set()
+        while stack:
+            found = self._deref(*stack.pop())
+            if not found or type(found[0]) is not dict or id(found[0]) in seen:
+                continue
+            node, node_pointer = found
+            seen.add(id(node))
+            props = self._deref(node.get("properties"), f"{node_pointer}/properties")
+            if props and type(props[0]) is dict:
+                names.update(props[0])
+            for keyword in ("allOf", "anyOf", "oneOf"):
+                members = self._deref(node.get(keyword), f"{node_pointer}/{keyword}")
+                if members and type(members[0]) is list:
+                    stack.extend(
+                        (inner, f"{members[1]}/{i}") for i, inner in enumerate(members[0])
+                    )
+            for keyword in ("items", "not"):
+                if keyword in node:
+                    stack.append((node[keyword], f"{node_pointer}/{keyword}"))
+        return names
+
+    def _dialect_problem(self, value: Any, pointer: str) -> bool:
+        """osv's `_validate_schema_meta`: is this schema object valid in its dialect?"""
+        checker_cls: Any = OAS30Validator
+        kwargs: dict = {}
+        fast = self.version == "3.0"
+        if self.version == "3.1":
+            dialect = self._dialect_of(value)
+            if not isinstance(dialect, str):
+                return self._dialect_error(pointer, dialect)
+            checker_cls = jsonschema_validators.validator_for(
+                {"$schema": dialect}, default=None
+            )
+            if checker_cls is None:
+                return self._dialect_error(pointer, dialect)
+            kwargs = {"format_checker": oas31_format_checker}
+            fast = dialect == OAS31_BASE_DIALECT_ID
+        if fast:
+            try:
+                if _fast_schema_check(self.version).is_valid(value):
+                    return False
+            except (ValueError, OverflowError):
+                pass  # not representable for the fast validator: ask python
+        if _count_nodes(value, PY_CHECK_MAX_NODES) > PY_CHECK_MAX_NODES and fast:
+            error = next(iter(_fast_schema_check(self.version).iter_errors(value)), None)
+            if error is not None:
+                text, path = describe_rs(error)
+                self._add("schema_invalid", f"This is not a valid schema: {text}",
+                          pointer + to_pointer(path), error.message)
+                return True
+            return False
+        try:
+            checker_cls.check_schema(value, **kwargs)
+        except (SchemaError, ValidationError) as error:
+            text, path = describe_py(error)
+            self._add(
+                "schema_invalid",
+                f"This is not a valid schema: {text}",
+                pointer + to_pointer(path),
+                error.message,
+            )
+            return True
+        except RecursionError:
+            self._add("schema_invalid", "This schema is nested too deeply to check.", pointer,
+                      "RecursionError")
+            return True
+        return False
+
+    def _dialect_of(self, value: Any) -> Any:
+        if type(value) is dict and "$schema" in value:
+            return value["$schema"]
+        dialect = self.document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID)
+        return dialect
+
+    def _dialect_error(self, pointer: str, dialect: Any) -> bool:
+        self._add(
+            "schema_dialect",
+            f"Unknown JSON Schema dialect {short(dialect)}.",
+            pointer,
+            f"Unknown JSON Schema dialect: {dialect!r}",
+        )
+        return True
+
+    def _default(self, schema: dict, default: Any, pointer: str) -> None:
+        """osv's value validator: does the default match its schema?"""
+        if _count_nodes(default, PY_CHECK_MAX_NODES) > PY_CHECK_MAX_NODES:
+            return  # see PY_CHECK_MAX_NODES
+        if self._default_resolver is None:
+            registry: Registry = Registry(retrieve=_deny_retrieval).with_resource(
+                "", DRAFT202012.create_resource(self.document)
+            )
+            self._default_resolver = registry.resolver(base_uri="")
+        if self.version == "3.0":
+            validator_cls, checker = _DefaultValidator30, oas30_format_checker
+        else:
+            validator_cls, checker = _DefaultValidator31, oas31_format_checker
+        try:
+            validator = validator_cls(
+                schema, _resolver=self._default_resolver, format_checker=checker
+            )
+            for error in validator.iter_errors(default):
+                text, path = describe_py(error)
+                self._add(
+                    "default_mismatch",
+                    f"The default value does not match its schema: {text}",
+                    pointer + to_pointer(path),
+                    error.message,
+                )
+        except Exception as exc:  # noqa: BLE001 - an unresolvable $ref, a bad regex...
+            self._add(
+                "default_mismatch",
+                "The default value could not be checked against its schema.",
+                pointer,
+                f"{type(exc).__name__}: {exc}",
+            )
+
+
+def spec_problems(document: dict, version: str, resolver: LocalResolver) -> list[Problem]:
+    """Everything openapi-spec-validator would report for this 3.0 or 3.1 document."""
+    problems = _meta_schema_problems(document, version)
+    problems.extend(SpecWalk(document, version, resolver).run())
+    return problems

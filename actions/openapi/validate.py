@@ -1,0 +1,376 @@
+"""`validate(text)` → `Verdict`: parse, detect the version, check, apply the product rules.
+
+It never raises: whatever goes wrong (unparseable text, validator exceptions, a bug here)
+becomes a reported problem. At most MAX_PROBLEMS errors and MAX_PROBLEMS warnings are
+reported; a last problem says how many more there are.
+
+What does not depend on the caller (everything but the deployment's insecure-host allowlist)
+is cached in a small LRU keyed by the SHA-256 of the text, so checking the text the editor just
+checked (validate, then save) costs a hash. The cache holds verdict data only, never the
+parsed document.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from actions.openapi.detect import Operation, detect_operations
+from actions.openapi.parse import ParsedDocument, gc_paused, parse
+from actions.openapi.problems import ERROR, WARNING, Problem, SchemaParseError
+from actions.openapi.refs import LocalResolver, ref_problems
+from actions.openapi.rules import (
+    MAX_OPERATIONS,
+    InsecureHostCheck,
+    insecure_server_problem,
+    product_problems,
+    server_urls,
+)
+from actions.openapi.spec_checks import spec_problems
+
+logger = logging.getLogger(__name__)
+
+MAX_PROBLEMS = 50
+CACHE_ENTRIES = 64
+CACHE_WEIGHT = 2_000_000  # roughly: nodes of resolved operation schemas + problems, all entries
+
+# osv's own version finder: "3.1.0", "3.1" and even "3.1x" count as 3.1.
+_VERSION = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)(\..*)?")
+SUPPORTED = ("3.0", "3.1")
+
+
+@dataclass
+class Verdict:
+    """The outcome of checking one schema text."""
+
+    valid: bool
+    openapi_version: str | None
+    servers: list[str]
+    operations: list[Operation]
+    errors: list[Problem]
+    warnings: list[Problem]
+    format: str | None = None
+    more_errors: int = 0
+    more_warnings: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "valid": self.valid,
+            "openapi_version": self.openapi_version,
+            "servers": list(self.servers),
+            "operations": [operation.as_dict() for operation in self.operations],
+            "errors": [problem.as_dict() for problem in self.errors],
+            "warnings": [problem.as_dict() for problem in self.warnings],
+        }
+
+
+@dataclass
+class _Core:
+    """Everything about a text that does not depend on the caller."""
+
+    format: str | None
+    openapi_version: str | None
+    servers: list[str]
+    operations: list[Operation]
+    errors: list[Problem]
+    warnings: list[Problem]
+    more_errors: int = 0
+    more_warnings: int = 0
+    # For the insecure-host rule, applied per call: scheme/host/port and where the URL is.
+    server: dict | None = None
+    server_position: tuple[int, int] | None = None
+    weight: int = field(default=1, repr=False)
+
+
+class _VerdictCache:
+    """A small thread-safe LRU of `_Core`s, bounded in entries and in total weight."""
+
+    def __init__(self, entries: int, weight: int):
+        self.entries = entries
+        self.max_weight = weight
+        self.weight = 0
+        self.data: OrderedDict[str, _Core] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> _Core | None:
+        with self.lock:
+            core = self.data.get(key)
+            if core is not None:
+                self.data.move_to_end(key)
+            return core
+
+    def put(self, key: str, core: _Core) -> None:
+        if core.weight > self.max_weight:
+            return
+        with self.lock:
+            if key in self.data:
+                return
+            self.data[key] = core
+            self.weight += core.weight
+            while len(self.data) > self.entries or self.weight > self.max_weight:
+                _, old = self.data.popitem(last=False)
+                self.weight -= old.weight
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+            self.weight = 0
+
+
+_cache = _VerdictCache(CACHE_ENTRIES, CACHE_WEIGHT)
+
+
+def clear_cache() -> None:
+    """Forget cached verdicts (tests, benchmarks)."""
+    _cache.clear()
+
+
+def validate(
+    text_or_parsed: str | bytes | ParsedDocument,
+    *,
+    allow_insecure_host: InsecureHostCheck | None = None,
+) -> Verdict:
+    """Check a schema text (or an already parsed document) and return the verdict.
+
+    `allow_insecure_host(host, port)` says whether a server URL with plain http or a port
+    other than 443 is acceptable for that host (built from the deployment's allowlist);
+    by default no such URL is.
+    """
+    try:
+        core = _core_cached(text_or_parsed)
+    except Exception:  # noqa: BLE001 - the contract: a verdict for any input, never a 500
+        logger.exception("schema validation failed unexpectedly")
+        core = _Core(None, None, [], [], [_internal_problem()], [])
+    errors = [dataclasses.replace(p) for p in core.errors]
+    warnings = [dataclasses.replace(p) for p in core.warnings]
+    more_errors = core.more_errors
+    try:
+        insecure = insecure_server_problem(core.server, allow_insecure_host, core.server_position)
+    except Exception:  # noqa: BLE001 - a failing allowlist callback must not escape either
+        logger.exception("allow_insecure_host failed")
+        insecure = insecure_server_problem(core.server, None, core.server_position)
+    if insecure is not None:
+        if more_errors:
+            errors.pop()  # the "… and N more" line, rebuilt below
+        errors.insert(0, insecure)
+        if more_errors or len(errors) > MAX_PROBLEMS:
+            more_errors += len(errors) - (MAX_PROBLEMS - 1)
+            errors = [*errors[: MAX_PROBLEMS - 1], _more_problem(more_errors, ERROR)]
+    return Verdict(
+        valid=not errors,
+        openapi_version=core.openapi_version,
+        servers=list(core.servers),
+        operations=[dataclasses.replace(op) for op in core.operations],
+        errors=errors,
+        warnings=warnings,
+        format=core.format,
+        more_errors=more_errors,
+        more_warnings=core.more_warnings,
+    )
+
+
+def _internal_problem() -> Problem:
+    return Problem(
+        "The schema could not be checked because of an internal error; please report it.",
+        "",
+        code="internal_error",
+    )
+
+
+def _more_problem(count: int, severity: str) -> Problem:
+    if severity == ERROR:
+        message = f"… and {count} more problems not listed; fix these first."
+    else:
+        message = f"… and {count} more warnings not listed."
+    return Problem(
+        message,
+        "",
+        severity=severity,  # type: ignore[arg-type]
+        code="too_many_problems",
+    )
+
+
+def _core_cached(text_or_parsed: str | bytes | ParsedDocument) -> _Core:
+    if isinstance(text_or_parsed, ParsedDocument):
+        raw = text_or_parsed.text.encode("utf-8", "surrogatepass")
+    elif isinstance(text_or_parsed, str):
+        raw = text_or_parsed.encode("utf-8", "surrogatepass")
+    elif isinstance(text_or_parsed, bytes | bytearray):
+        raw = bytes(text_or_parsed)
+    else:
+        return _core(text_or_parsed)
+    key = hashlib.sha256(raw).hexdigest()
+    core = _cache.get(key)
+    if core is None:
+        core = _core(text_or_parsed)
+        _cache.put(key, core)
+    return core
+
+
+def _core(text_or_parsed: Any) -> _Core:
+    try:
+        if isinstance(text_or_parsed, ParsedDocument):
+            parsed = text_or_parsed
+        else:
+            with gc_paused():
+                parsed = parse(text_or_parsed)
+    except SchemaParseError as exc:
+        return _finish(None, None, [], [], exc.problems)
+    except RecursionError:
+        return _finish(None, None, [], [], [Problem(
+            "The schema is nested too deeply to read.", "", code="too_deep")])
+    document = parsed.document
+    problems: list[Problem] = list(parsed.problems)
+    version, version_problem = detect_version(document)
+    servers = server_urls(document)
+    if version_problem is not None:
+        problems.insert(0, version_problem)
+        return _finish(parsed, None, servers, detect_operations(document, resolve=False),
+                       problems, shown_version=_shown_version(document))
+
+    resolver = LocalResolver(document)
+    problems.extend(ref_problems(document, resolver, parsed.refs))
+    try:
+        spec = spec_problems(document, version, resolver)
+    except RecursionError:
+        spec = [Problem("The schema is nested too deeply to check completely.", "",
+                        code="too_deep")]
+    problems.extend(spec)
+    rules, server = product_problems(document, resolver)
+    taken = {p.pointer for p in problems if p.severity == ERROR}
+    problems.extend(p for p in rules if p.pointer not in taken or p.severity == WARNING)
+
+    count = sum(1 for _ in _count_operations(document, resolver))
+    operations = detect_operations(document, resolve=count <= MAX_OPERATIONS)
+    core = _finish(parsed, version, servers, operations, problems,
+                   shown_version=_shown_version(document))
+    if server is not None and not (server["scheme"] == "https" and server["port"] in (None, 443)):
+        core.server = server
+        core.server_position = parsed.locate(["/servers/0/url"]).get("/servers/0/url")
+    elif server is not None:
+        core.server = server
+    core.weight += sum(_weight(op) for op in operations)
+    return core
+
+
+def _count_operations(document: dict, resolver: LocalResolver):
+    from actions.openapi.detect import iter_operations
+
+    return iter_operations(document, resolver)
+
+
+def _weight(operation: Operation) -> int:
+    from actions.openapi.parse import _count_nodes
+
+    return 1 + _count_nodes(operation.parameters, 10**9) + _count_nodes(
+        operation.request_body, 10**9
+    )
+
+
+def _shown_version(document: dict) -> str | None:
+    value = document.get("openapi")
+    return value if isinstance(value, str) else None
+
+
+def detect_version(document: dict) -> tuple[str | None, Problem | None]:
+    """"3.0" or "3.1" (how to validate), or a problem saying why the document can't be."""
+    if "swagger" in document:
+        if str(document["swagger"]).startswith("2"):
+            return None, Problem(
+                "This is a Swagger 2.0 document; convert it to OpenAPI 3 (3.0 or 3.1) first.",
+                "/swagger",
+                code="swagger_2",
+            )
+        return None, Problem(
+            f"Unknown 'swagger' version {document['swagger']!r}. Actions need an OpenAPI 3.0 "
+            "or 3.1 document, starting with openapi: 3.1.0.",
+            "/swagger",
+            code="unsupported_version",
+        )
+    if "openapi" not in document:
+        return None, Problem(
+            "The document does not say which OpenAPI version it uses: add openapi: 3.1.0 "
+            "(or 3.0.x) at the top.",
+            "",
+            code="missing_version",
+        )
+    value = document["openapi"]
+    if not isinstance(value, str):
+        return None, Problem(
+            f"The OpenAPI version must be text such as \"3.1.0\", not {value!r} (in YAML, put "
+            "it in quotes).",
+            "/openapi",
+            code="unsupported_version",
+        )
+    match = _VERSION.match(value)
+    if match and match["major"] == "3" and f"3.{match['minor']}" in SUPPORTED:
+        return f"3.{match['minor']}", None
+    if match and match["major"] == "3" and match["minor"] == "2":
+        message = (
+            "OpenAPI 3.2 is not supported yet; actions accept OpenAPI 3.0 and 3.1 (change "
+            "openapi to 3.1.0 if the document uses no 3.2 features)."
+        )
+    else:
+        message = (
+            f"OpenAPI version '{value[:40]}' is not supported; actions accept OpenAPI 3.0 "
+            "and 3.1 (e.g. openapi: 3.1.0)."
+        )
+    return None, Problem(message, "/openapi", code="unsupported_version")
+
+
+def _finish(
+    parsed: ParsedDocument | None,
+    version: str | None,
+    servers: list[str],
+    operations: list[Operation],
+    problems: list[Problem],
+    shown_version: str | None = None,
+) -> _Core:
+    """Dedupe, keep the first MAX_PROBLEMS of each severity, place them, order by line."""
+    seen: set[tuple[str, str, str]] = set()
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    for problem in problems:
+        key = (problem.pointer, problem.code, problem.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        (errors if problem.severity == ERROR else warnings).append(problem)
+    errors, more_errors = _cap(errors)
+    warnings, more_warnings = _cap(warnings)
+    if parsed is not None:
+        parsed.place([*errors, *warnings])
+    errors.sort(key=_line_order)
+    warnings.sort(key=_line_order)
+    if more_errors:
+        errors.append(_more_problem(more_errors, ERROR))
+    if more_warnings:
+        warnings.append(_more_problem(more_warnings, WARNING))
+    return _Core(
+        format=parsed.format if parsed else None,
+        openapi_version=shown_version,
+        servers=servers,
+        operations=operations,
+        errors=errors,
+        warnings=warnings,
+        more_errors=more_errors,
+        more_warnings=more_warnings,
+        weight=1 + 10 * (len(errors) + len(warnings) + len(operations)),
+    )
+
+
+def _cap(problems: list[Problem]) -> tuple[list[Problem], int]:
+    """The first MAX_PROBLEMS - 1 (room for the "and N more" line) when there are too many."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems, 0
+    return problems[: MAX_PROBLEMS - 1], len(problems) - (MAX_PROBLEMS - 1)
+
+
+def _line_order(problem: Problem) -> tuple[int, int]:
+    return (problem.line or 0, problem.column or 0)

@@ -1,0 +1,68 @@
+"""Authentication of an action call: the headers to add, and the secret values to mask.
+
+The caller gets both, so whatever it shows or logs about the request can replace each secret by
+its hint (`sk-…9fA2`) first. Nothing here logs or stores anything.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+from actions.models import ApiKeyAuthType, AuthType
+from config.encryption import mask_secret
+
+
+@dataclass
+class AuthResult:
+    headers: dict[str, str] = field(default_factory=dict)
+    # Every form a secret takes on the wire (raw and, for Basic, base64), longest first.
+    secrets: list[str] = field(default_factory=list)
+
+
+def api_key_headers(action) -> AuthResult:
+    key = action.api_key or ""
+    if action.api_key_auth_type == ApiKeyAuthType.BASIC:
+        # DESIGN.md §4: the key is the `user:password` pair, sent base64-encoded.
+        encoded = base64.b64encode(key.encode()).decode()
+        return AuthResult({"Authorization": f"Basic {encoded}"}, [encoded, key])
+    if action.api_key_auth_type == ApiKeyAuthType.CUSTOM:
+        return AuthResult({action.custom_header: key}, [key])
+    return AuthResult({"Authorization": f"Bearer {key}"}, [key])
+
+
+def auth_headers(*, action, user) -> AuthResult:
+    """The headers that authenticate `user`'s call to `action`.
+
+    OAuth reads (and when needed refreshes) the user's own token; without a usable connection
+    `actions.oauth.tokens.OAuthRequired` propagates, carrying the URL that starts the flow.
+    """
+    if action.auth_type == AuthType.API_KEY:
+        return api_key_headers(action)
+    if action.auth_type == AuthType.OAUTH:
+        from actions.oauth.tokens import access_token_for
+
+        token = access_token_for(user=user, action=action)
+        return AuthResult({"Authorization": f"Bearer {token}"}, [token])
+    return AuthResult()
+
+
+def auth_preview(action) -> dict[str, str]:
+    """What authentication will add, masked, without touching tokens (for the approval prompt:
+    asking must not refresh a token or mark its last use)."""
+    if action.auth_type == AuthType.API_KEY:
+        result = api_key_headers(action)
+        return mask_headers(result.headers, result.secrets)
+    if action.auth_type == AuthType.OAUTH:
+        return {"Authorization": "Bearer …"}
+    return {}
+
+
+def mask_text(text: str, secrets: list[str]) -> str:
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, mask_secret(secret))
+    return text
+
+
+def mask_headers(headers: dict[str, str], secrets: list[str]) -> dict[str, str]:
+    return {name: mask_text(value, secrets) for name, value in headers.items()}

@@ -1,0 +1,17 @@
+"""The builder's web editor, mounted at /editor/ (pages; the data moves through /api/v1/)."""
+
+from django.urls import path
+
+from actions import editor_views as action_views
+from gpts import editor_views as gpt_views
+
+app_name = "editor"
+
+urlpatterns = [
+    path("", gpt_views.gpt_list, name="gpt-list"),
+    path("gpts/new", gpt_views.gpt_new, name="gpt-new"),
+    path("gpts/<int:gpt_id>/", gpt_views.gpt_detail, name="gpt-detail"),
+    path("gpts/<int:gpt_id>/actions/new", action_views.action_new, name="action-new"),
+    path("actions/<int:action_id>/", action_views.action_detail, name="action-detail"),
+    path("actions/<int:action_id>/delete", action_views.action_remove, name="action-delete"),
+]

@@ -1,0 +1,205 @@
+"""The builder's editor, GPT side: the list of GPTs, creating one, and a GPT's page.
+
+Server-rendered pages. Every write goes through `gpts.services`, so the editor obeys exactly the
+rules the REST API does; a refused write re-renders the form with the builder's input and the
+rule's message next to the field it names. Reads go through the tenant-scoped selectors, so a GPT
+of another workspace is a 404 here as everywhere.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from config.errors import RuleViolation
+from gpts.catalogue import DEFAULT_MODEL, MODELS_BY_KEY, models_for
+from gpts.models import GPT, Visibility
+from gpts.selectors import can_edit_gpt, gpt_get_for_member, gpt_list_for_user, role_in
+from gpts.services import gpt_create, gpt_update
+from workspaces.domains import DomainNotAllowed
+from workspaces.models import BUILDER_ROLES, Membership
+from workspaces.policy import domain_policy_snapshot
+
+GPT_FIELDS = ("name", "description", "instructions", "model", "visibility")
+GPTS_PER_PAGE = 50
+
+
+def rule_errors(exc: RuleViolation, *, fields, renames=None) -> dict[str, str]:
+    """A RuleViolation as {form field: message}, for the template to show next to that input.
+
+    The service names fields as the API does ("auth.api_key"); `renames` maps them to the form's
+    input names. A field the form has no input for, or none at all, becomes "form": the message
+    then heads the form, so no refusal is ever silent.
+    """
+    field = str(exc.extra.get("field") or "")
+    field = (renames or {}).get(field, field)
+    return {field if field in fields else "form": exc.detail}
+
+
+def model_choices(*, has_actions: bool, current: str) -> list[dict]:
+    """The models the picker offers. A GPT with actions gets only the models that may use them;
+    a current model outside that list (set before the rule existed) stays visible, marked, so
+    the select never silently shows another model than the one saved."""
+    choices = [
+        {"key": m.key, "label": m.label, "unavailable": False}
+        for m in models_for(has_actions=has_actions)
+    ]
+    if current and current not in {c["key"] for c in choices}:
+        label = MODELS_BY_KEY[current].label if current in MODELS_BY_KEY else current
+        choices.append(
+            {"key": current, "label": f"{label} (not available with actions)", "unavailable": True}
+        )
+    return choices
+
+
+def posted_fields(request: HttpRequest) -> dict[str, str]:
+    """The GPT fields present in the POST body: an absent field is left unchanged."""
+    return {field: request.POST[field] for field in GPT_FIELDS if field in request.POST}
+
+
+@login_required
+@require_http_methods(["GET"])
+def gpt_list(request: HttpRequest) -> HttpResponse:
+    """Every GPT the user may see, in a fixed number of queries whatever their number."""
+    gpts = (
+        gpt_list_for_user(user=request.user)
+        .select_related("workspace")
+        .annotate(action_count=Count("actions"))
+        .order_by("workspace__name", "name", "id")
+    )
+    page = Paginator(gpts, GPTS_PER_PAGE).get_page(request.GET.get("page"))
+    memberships = list(Membership.objects.filter(user=request.user).select_related("workspace"))
+    return render(
+        request,
+        "editor/gpt_list.html",
+        {
+            "page": page,
+            "gpts": page.object_list,
+            "can_create": any(m.role in BUILDER_ROLES for m in memberships),
+            "several_workspaces": len(memberships) > 1,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gpt_new(request: HttpRequest) -> HttpResponse:
+    """Create a GPT in one of the workspaces where the user is a builder."""
+    workspaces = [
+        m.workspace
+        for m in Membership.objects.filter(user=request.user, role__in=BUILDER_ROLES)
+        .select_related("workspace")
+        .order_by("workspace__name", "workspace_id")
+    ]
+    if not workspaces:
+        raise PermissionDenied("Only builders, admins and owners create GPTs.")
+    values = {
+        "name": "",
+        "description": "",
+        "instructions": "",
+        "model": DEFAULT_MODEL,
+        "visibility": Visibility.ONLY_ME,
+        "workspace": workspaces[0].slug,
+    }
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values.update(posted_fields(request))
+        values["workspace"] = request.POST.get("workspace", workspaces[0].slug)
+        workspace = next((w for w in workspaces if w.slug == values["workspace"]), None)
+        if workspace is None:
+            # With one workspace the form has no picker, so the message heads the form.
+            errors = {
+                "workspace" if len(workspaces) > 1 else "form": "Choose one of your workspaces."
+            }
+        else:
+            try:
+                gpt = gpt_create(
+                    workspace=workspace, acting_user=request.user, **posted_fields(request)
+                )
+            except RuleViolation as exc:
+                errors = rule_errors(exc, fields=GPT_FIELDS)
+            else:
+                messages.success(request, f"Created {gpt.name}. Add actions below.")
+                return redirect("editor:gpt-detail", gpt_id=gpt.pk)
+    return render(
+        request,
+        "editor/gpt_form.html",
+        {
+            "gpt": None,
+            "values": values,
+            "errors": errors,
+            "editable": True,
+            "workspaces": workspaces,
+            "models": model_choices(has_actions=False, current=values["model"]),
+            "visibilities": Visibility.choices,
+            "actions": [],
+        },
+        status=400 if errors else 200,
+    )
+
+
+def action_rows(gpt: GPT) -> list:
+    """The GPT's actions with their operation counts and what is wrong with each now.
+
+    Two queries whatever the number of actions: the actions (operations counted in SQL) and,
+    when the workspace restricts domains, its allowlist.
+    """
+    actions = list(gpt.actions.annotate(operation_count=Count("operations")).order_by("id"))
+    policy = domain_policy_snapshot(workspace=gpt.workspace) if actions else None
+    for action in actions:
+        action.problem = ""
+        if action.errors:
+            action.problem = f"{len(action.errors)} schema error(s)"
+        elif not action.schema:
+            action.problem = "No schema yet"
+        elif action.domain and policy is not None:
+            try:
+                policy.check(action.domain)
+            except DomainNotAllowed as exc:
+                action.problem = exc.detail
+    return actions
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gpt_detail(request: HttpRequest, gpt_id: int) -> HttpResponse:
+    """A GPT's settings and its Actions section. Members who may not edit see it read-only."""
+    gpt = gpt_get_for_member(gpt_id=gpt_id, user=request.user)
+    editable = can_edit_gpt(
+        gpt=gpt, user=request.user, role=role_in(workspace_id=gpt.workspace_id, user=request.user)
+    )
+    actions = action_rows(gpt)
+    values = {field: getattr(gpt, field) for field in GPT_FIELDS}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied("Only the GPT's builder, admins and owners change it.")
+        fields = posted_fields(request)
+        values.update(fields)
+        try:
+            gpt = gpt_update(gpt=gpt, acting_user=request.user, **fields)
+        except RuleViolation as exc:
+            errors = rule_errors(exc, fields=GPT_FIELDS)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("editor:gpt-detail", gpt_id=gpt.pk)
+    return render(
+        request,
+        "editor/gpt_form.html",
+        {
+            "gpt": gpt,
+            "values": values,
+            "errors": errors,
+            "editable": editable,
+            "models": model_choices(has_actions=bool(actions), current=values["model"]),
+            "visibilities": Visibility.choices,
+            "actions": actions,
+            "new_action_url": reverse("editor:action-new", args=[gpt.pk]),
+        },
+        status=400 if errors else 200,
+    )

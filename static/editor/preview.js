@@ -1,0 +1,208 @@
+/* Preview: run one operation through the real runtime and show the exchange like a debugger.
+ *
+ * POST {arguments} to the run endpoint with the session cookie and the CSRF token. A 409
+ * consent_required shows the approval prompt (Allow / Always allow when offered / Decline); the
+ * choice is sent back as "consent". Then the request as sent (secrets already masked by the
+ * server) and the response (status, headers, body) are shown. Plain JS, no dependencies.
+ */
+(function () {
+  "use strict";
+
+  var form = document.getElementById("preview-form");
+  if (!form) return;
+  var runUrl = form.getAttribute("data-run-url");
+  var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  var runButton = document.getElementById("run-button");
+  var state = document.getElementById("run-state");
+  var approval = document.getElementById("approval");
+  var problem = document.getElementById("problem");
+  var outcome = document.getElementById("outcome");
+  var pendingArguments = null;
+
+  function show(el, visible) { el.hidden = !visible; }
+
+  function fail(title, text, link) {
+    document.getElementById("problem-title").textContent = title;
+    document.getElementById("problem-text").textContent = text;
+    var linkBox = document.getElementById("problem-link");
+    if (link) {
+      linkBox.querySelector("a").href = link;
+      show(linkBox, true);
+    } else {
+      show(linkBox, false);
+    }
+    show(problem, true);
+    problem.setAttribute("tabindex", "-1");
+    problem.focus();
+  }
+
+  /* Turn each field's text into the JSON value its schema asks for. Empty optional fields are
+   * left out; a value that does not convert is sent as typed so the server names the problem. */
+  function collect() {
+    var args = {};
+    var fields = form.querySelectorAll("[data-arg]");
+    for (var i = 0; i < fields.length; i++) {
+      var el = fields[i];
+      var key = el.getAttribute("data-arg");
+      var kind = el.getAttribute("data-kind");
+      var raw = el.value;
+      if (raw.trim() === "") continue;
+      var value = raw;
+      if (kind === "integer" || kind === "number") {
+        var n = Number(raw.trim());
+        value = isNaN(n) ? raw : n;
+      } else if (kind === "boolean") {
+        value = raw === "true" ? true : raw === "false" ? false : raw;
+      } else if (kind === "json" || kind === "object" || kind === "array") {
+        try {
+          value = JSON.parse(raw);
+        } catch (e) {
+          throw new Error(key + " is not valid JSON: " + e.message);
+        }
+      }
+      args[key] = value;
+    }
+    return args;
+  }
+
+  function wire(request) {
+    var lines = [request.method + " " + request.url];
+    var headers = request.headers || {};
+    Object.keys(headers).forEach(function (name) { lines.push(name + ": " + headers[name]); });
+    if (request.body !== null && request.body !== undefined && request.body !== "") {
+      lines.push("");
+      lines.push(pretty(request.body));
+    }
+    return lines.join("\n");
+  }
+
+  function pretty(text) {
+    try {
+      return JSON.stringify(JSON.parse(text), null, 2);
+    } catch (e) {
+      return text;
+    }
+  }
+
+  function showApproval(data) {
+    var gpt = data.gpt ? data.gpt.name : "This GPT";
+    document.getElementById("approval-text").textContent =
+      gpt + " wants to send this request to " + data.domain + "." +
+      (data.operation && data.operation.consequential
+        ? " This operation is consequential: it asks every time."
+        : "");
+    document.getElementById("approval-request").textContent = wire(data.request);
+    show(document.getElementById("always-allow"), !!data.always_allow_offered);
+    show(approval, true);
+    approval.querySelector("button[data-consent=allow]").focus();
+  }
+
+  function showResult(data) {
+    document.getElementById("request-wire").textContent = wire(data.request);
+    var response = data.response;
+    var badge = document.getElementById("response-status");
+    badge.textContent = String(response.status);
+    badge.className = "status " + (response.status < 400 ? "ok" : "bad");
+    var note = document.getElementById("response-note");
+    if (data.status !== "ok") {
+      note.textContent = data.detail || data.status;
+      show(note, true);
+    } else {
+      show(note, false);
+    }
+    var list = document.getElementById("response-headers");
+    list.textContent = "";
+    Object.keys(response.headers || {}).forEach(function (name) {
+      var dt = document.createElement("dt");
+      dt.textContent = name;
+      var dd = document.createElement("dd");
+      dd.textContent = response.headers[name];
+      list.appendChild(dt);
+      list.appendChild(dd);
+    });
+    document.getElementById("response-body").textContent = pretty(response.body);
+    show(outcome, true);
+  }
+
+  function run(args, consent) {
+    show(problem, false);
+    show(outcome, false);
+    runButton.disabled = true;
+    state.textContent = "Running…";
+    var payload = { arguments: args };
+    if (consent) payload.consent = consent;
+    return fetch(runUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRFToken": csrf,
+      },
+      body: JSON.stringify(payload),
+    })
+      .then(function (response) {
+        return response
+          .json()
+          .catch(function () { return { code: "error", detail: "The server answered " + response.status + "." }; })
+          .then(function (data) { return { http: response.status, data: data }; });
+      })
+      .then(function (result) {
+        state.textContent = "";
+        var data = result.data;
+        if (result.http === 409 && data.code === "consent_required") {
+          pendingArguments = args;
+          showApproval(data);
+          state.textContent = "Waiting for your approval.";
+          return;
+        }
+        show(approval, false);
+        if (result.http === 200 && data.status === "declined") {
+          fail("Declined", data.detail || "You declined: nothing was sent.");
+          return;
+        }
+        if (result.http === 200) {
+          showResult(data);
+          state.textContent = "Done in " + data.duration_ms + " ms.";
+          return;
+        }
+        var link = null;
+        if (data.code === "oauth_required" && data.authorize_url) {
+          link = data.authorize_url + "?next=" + encodeURIComponent(window.location.pathname);
+        }
+        fail(
+          "The request was not sent (" + (data.code || result.http) + ")",
+          (data.detail || "") + (data.argument ? " [" + data.argument + "]" : ""),
+          link
+        );
+        if (data.request && data.response) showResult(data);
+      })
+      .catch(function (error) {
+        state.textContent = "";
+        fail("The run could not be started", error.message);
+      })
+      .then(function () { runButton.disabled = false; });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    show(approval, false);
+    var args;
+    try {
+      args = collect();
+    } catch (error) {
+      fail("Check the arguments", error.message);
+      return;
+    }
+    run(args, null);
+  });
+
+  approval.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-consent]");
+    if (!button || pendingArguments === null) return;
+    var args = pendingArguments;
+    pendingArguments = null;
+    show(approval, false);
+    run(args, button.getAttribute("data-consent"));
+  });
+})();
