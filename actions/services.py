@@ -123,7 +123,7 @@ def action_create(
     auth: dict | None = None,
     privacy_policy_url: str = "",
 ) -> Action:
-    gpt = GPT.objects.select_for_update().select_related("workspace").get(pk=gpt.pk)
+    gpt = GPT.objects.select_for_update(of=("self",)).select_related("workspace").get(pk=gpt.pk)
     _check_gpt_accepts_actions(gpt)
     action = Action(gpt=gpt, workspace=gpt.workspace)
     return _save(

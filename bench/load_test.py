@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -184,6 +185,8 @@ def bench_env(*, database: str, upstream_port: int, web_port: int) -> dict[str, 
 
 def setup_django(env: dict[str, str]) -> None:
     os.environ.update(env)
+    # WhiteNoise warns that collectstatic has not run: the API serves no static files.
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)
     import django
 
     django.setup()

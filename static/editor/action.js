@@ -564,6 +564,8 @@
     const url = config.actionUrlTemplate.replace("{id}", String(actionId));
     form.action = url;
     window.history.replaceState(null, "", url);
+    const heading = document.querySelector(".page-head h1");
+    if (heading) heading.textContent = "Edit action";
   }
 
   // --- Delete confirmation -------------------------------------------------------------------

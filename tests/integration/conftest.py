@@ -47,10 +47,21 @@ def broker(settings):
     saved = (app.conf.broker_url, app.conf.task_always_eager)
     app.conf.broker_url = REDIS_URL
     app.conf.task_always_eager = False
-    app.pool.force_close_all()
+    _reset_connections(app)
     yield app
     app.conf.broker_url, app.conf.task_always_eager = saved
-    app.pool.force_close_all()
+    _reset_connections(app)
+
+
+def _reset_connections(app):
+    """Drop pooled broker connections so the next publish connects to the new broker URL."""
+    from kombu import pools
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+    pools.reset()  # kombu's global producer pools still hold the closed connections
 
 
 class Worker:
