@@ -512,6 +512,37 @@ def check_served(port: int, eps: list[Endpoint], token: str) -> None:
             raise SystemExit(f"{ep.key} through gunicorn: {status} {body[:300]!r}")
 
 
+def children(pid: int) -> list[int]:
+    """Direct children of `pid` (gunicorn's workers), from /proc (psutil is not installed)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # Field 4 is the parent pid; the command name (field 2) may hold spaces, hence rsplit.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return sorted(found)
+
+
+def cpu_seconds(master_pid: int) -> float:
+    """User + system CPU time of gunicorn's master and workers so far.
+
+    Divided by the requests served, it is what one request costs the web tier whatever else
+    runs on the machine (latency is not: it includes waiting for a core)."""
+    ticks = 0
+    for pid in [master_pid, *children(master_pid)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 # wrk ------------------------------------------------------------------------------------------
 
 LUA_TEMPLATE = """
@@ -665,19 +696,22 @@ class Row:
     clients: int
     result: WrkResult
     queries: int
+    cpu_ms: float  # gunicorn CPU time per request
     loadavg: float = field(default_factory=lambda: os.getloadavg()[0])
 
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| endpoint | clients | req/s | p50 ms | p95 ms | p99 ms | errors | queries/request |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| endpoint | clients | req/s | p50 ms | p95 ms | p99 ms | errors | queries/request "
+        "| web CPU ms/request | load avg |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         r = row.result
         lines.append(
             f"| {row.endpoint.label} | {row.clients} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
-            f"{r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.errors} of {r.requests:,} | {row.queries} |"
+            f"{r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.errors} of {r.requests:,} | {row.queries} | "
+            f"{row.cpu_ms:.1f} | {row.loadavg:.1f} |"
         )
     return "\n".join(lines)
 
@@ -753,7 +787,7 @@ def main() -> None:
         rows: list[Row] = []
         with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
             log = Path(tmp) / "gunicorn.log"
-            with gunicorn(env, web_port, args.workers, log):
+            with gunicorn(env, web_port, args.workers, log) as master:
                 check_served(web_port, eps, token)
                 base = f"http://{LOOPBACK}:{web_port}"
                 for ep in eps:
@@ -762,13 +796,15 @@ def main() -> None:
                     if args.warmup:
                         run_wrk(url, script, 4, args.warmup)
                     for clients in client_counts:
+                        cpu_before = cpu_seconds(master.pid)
                         result = run_wrk(url, script, clients, args.seconds)
-                        rows.append(Row(ep, clients, result, queries[ep.key]))
+                        cpu_ms = (cpu_seconds(master.pid) - cpu_before) * 1000 / result.requests
+                        rows.append(Row(ep, clients, result, queries[ep.key], cpu_ms))
                         print(
                             f"{ep.key:16} c={clients:<3} {result.rps:8.1f} req/s  "
                             f"p50 {result.p50_ms:7.1f}  p95 {result.p95_ms:7.1f}  "
                             f"p99 {result.p99_ms:7.1f} ms  errors {result.errors}  "
-                            f"load {os.getloadavg()[0]:.1f}",
+                            f"cpu {cpu_ms:.1f} ms  load {os.getloadavg()[0]:.1f}",
                             flush=True,
                         )
             errors_logged = [

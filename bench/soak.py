@@ -92,22 +92,6 @@ def mix_script(eps: list[lt.Endpoint], token: str, directory: Path) -> Path:
     return path
 
 
-def children(pid: int) -> list[int]:
-    """Direct children of `pid` (gunicorn's workers), from /proc (psutil is not installed)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # Field 4 is the parent pid; the command name (field 2) may hold spaces, hence rsplit.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry))
-    return sorted(found)
-
-
 def rss_kib(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -171,7 +155,7 @@ def main() -> None:
                 )
                 while True:
                     elapsed = time.monotonic() - started
-                    pids = [master.pid, *children(master.pid)]
+                    pids = [master.pid, *lt.children(master.pid)]
                     sample = {pid: kib for pid in pids if (kib := rss_kib(pid)) is not None}
                     samples.append((elapsed, sample))
                     workers = [sample[p] for p in pids[1:] if p in sample]

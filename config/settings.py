@@ -229,6 +229,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "max_retries": 3}
 
 # Actions
 OUTBOUND_ALLOW_PRIVATE = env_list("OUTBOUND_ALLOW_PRIVATE")
+OAUTH_TOKEN_TIMEOUT = env_int("OAUTH_TOKEN_TIMEOUT", 15)
+OAUTH_REFRESH_MARGIN_SECONDS = env_int("OAUTH_REFRESH_MARGIN_SECONDS", 60)
 SCHEMA_MAX_BYTES = env_int("SCHEMA_MAX_BYTES", 5 * 1024 * 1024)
 OAUTH_IDENTITY_PROVIDERS = env_list(
     "OAUTH_IDENTITY_PROVIDERS",
@@ -241,4 +243,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # urllib3's warnings quote request paths, and a path's query can carry an API key.
+    "loggers": {"urllib3": {"level": "ERROR"}},
 }

@@ -16,7 +16,7 @@ from actions.openapi.parse import ParsedDocument, parse
 from actions.openapi.problems import Problem, SchemaParseError
 from actions.openapi.rules import MAX_OPERATIONS, OPERATION_ID
 from actions.openapi.spec_checks import DOWNGRADED_TO_WARNINGS
-from actions.openapi.validate import Verdict, clear_cache, validate
+from actions.openapi.engine import Verdict, clear_cache, validate
 
 __all__ = [
     "DOWNGRADED_TO_WARNINGS",

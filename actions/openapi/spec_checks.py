@@ -198,6 +198,17 @@ _DefaultValidator31 = jsonschema_validators.extend(OAS31Validator, {"pattern": _
 # The walk -------------------------------------------------------------------------------------
 
 
+def _children(value: Any) -> list[tuple[Any, Any]]:
+    """(key, child) pairs as osv's SchemaPath iterates them: a mapping's members or a list's
+    items, whichever the node is (the meta-schema phase reports a wrong kind)."""
+    if type(value) is dict:
+        return list(value.items())
+    if type(value) is list:
+        return list(enumerate(value))
+    return []
+
+
+
 class SpecWalk:
     """osv's `RootValidator` and the keyword validators under it, on plain data.
 
@@ -244,17 +255,17 @@ class SpecWalk:
             found = self._deref(doc["components"], "/components")
             if found and type(found[0]) is dict and "schemas" in found[0]:
                 schemas = self._deref(found[0]["schemas"], f"{found[1]}/schemas")
-                if schemas and type(schemas[0]) is dict:
-                    for name, schema in schemas[0].items():
+                if schemas:
+                    for name, schema in _children(schemas[0]):
                         self._schema(schema, f"{schemas[1]}/{escape_pointer_part(name)}")
         return self.problems
 
     def _tags(self, tags: Any, pointer: str) -> None:
         found = self._deref(tags, pointer)
-        if not found or type(found[0]) is not list:
+        if not found:
             return
         seen: set[str] = set()
-        for index, tag in enumerate(found[0]):
+        for index, tag in _children(found[0]):
             tag_found = self._deref(tag, f"{found[1]}/{index}")
             if not tag_found or type(tag_found[0]) is not dict:
                 continue
@@ -287,10 +298,8 @@ class SpecWalk:
                 self._operation(url, method, operation, f"{pointer}/{method}", path_parameters)
 
     def _parameters(self, parameters: Any, pointer: str) -> None:
-        if type(parameters) is not list:
-            return
         seen: set[tuple] = set()
-        for index, parameter in enumerate(parameters):
+        for index, parameter in _children(parameters):
             found = self._deref(parameter, f"{pointer}/{index}")
             if not found or type(found[0]) is not dict:
                 continue
@@ -310,9 +319,9 @@ class SpecWalk:
             seen.add((name, location))
 
     def _path_parameter_names(self, found: tuple[Any, str] | None) -> Iterator[str]:
-        if not found or type(found[0]) is not list:
+        if not found:
             return
-        for index, parameter in enumerate(found[0]):
+        for index, parameter in _children(found[0]):
             resolved = self._deref(parameter, f"{found[1]}/{index}")
             if resolved and type(resolved[0]) is dict and resolved[0].get("in") == "path":
                 name = resolved[0].get("name")
@@ -321,9 +330,11 @@ class SpecWalk:
 
     def _operation(self, url, method, operation, pointer, path_parameters) -> None:
         found = self._deref(operation, pointer)
-        if not found or type(found[0]) is not dict:
+        if not found:
             return
         operation, pointer = found
+        if type(operation) is not dict:
+            operation = {}  # osv still checks the path's parameters for e.g. `get: null`
         if "operationId" in operation:
             operation_id = operation["operationId"]
             if operation_id is not None and operation_id in self.operation_ids:
@@ -423,10 +434,10 @@ class SpecWalk:
         for keyword in ("allOf", "anyOf", "oneOf"):
             if keyword in value:
                 members = self._deref(value[keyword], f"{pointer}/{keyword}")
-                if not members or type(members[0]) is not list:
+                if not members:
                     continue
-                for index, inner in enumerate(members[0]):
-                    inner_pointer = f"{members[1]}/{index}"
+                for index, inner in _children(members[0]):
+                    inner_pointer = f"{members[1]}/{escape_pointer_part(index)}"
                     self._schema(inner, inner_pointer, False, True)
                     if keyword == "allOf":
                         nested_properties += self._collect_properties(inner, inner_pointer)
@@ -436,9 +447,9 @@ class SpecWalk:
         properties: Any = {}
         if "properties" in value:
             found_properties = self._deref(value["properties"], f"{pointer}/properties")
-            if found_properties and type(found_properties[0]) is dict:
-                properties = found_properties[0]
-                for name, inner in properties.items():
+            if found_properties:
+                properties = found_properties[0] if type(found_properties[0]) is dict else {}
+                for name, inner in _children(found_properties[0]):
                     self._schema(
                         inner,
                         f"{found_properties[1]}/{escape_pointer_part(name)}",
@@ -475,13 +486,14 @@ class SpecWalk:
             node, node_pointer = found
             seen.add(id(node))
             props = self._deref(node.get("properties"), f"{node_pointer}/properties")
-            if props and type(props[0]) is dict:
-                names.update(props[0])
+            if props:
+                names.update(key for key, _ in _children(props[0]))
             for keyword in ("allOf", "anyOf", "oneOf"):
                 members = self._deref(node.get(keyword), f"{node_pointer}/{keyword}")
-                if members and type(members[0]) is list:
+                if members:
                     stack.extend(
-                        (inner, f"{members[1]}/{i}") for i, inner in enumerate(members[0])
+                        (inner, f"{members[1]}/{escape_pointer_part(i)}")
+                        for i, inner in _children(members[0])
                     )
             for keyword in ("items", "not"):
                 if keyword in node:

@@ -16,8 +16,10 @@ from config.encryption import mask_secret
 @dataclass
 class AuthResult:
     headers: dict[str, str] = field(default_factory=dict)
-    # Every form a secret takes on the wire (raw and, for Basic, base64), longest first.
+    # Every form a secret takes on the wire (raw and, for Basic, base64).
     secrets: list[str] = field(default_factory=list)
+    # The same headers as they may be shown: each secret replaced by its hint.
+    shown: dict[str, str] = field(default_factory=dict)
 
 
 def api_key_headers(action) -> AuthResult:
@@ -25,10 +27,18 @@ def api_key_headers(action) -> AuthResult:
     if action.api_key_auth_type == ApiKeyAuthType.BASIC:
         # DESIGN.md §4: the key is the `user:password` pair, sent base64-encoded.
         encoded = base64.b64encode(key.encode()).decode()
-        return AuthResult({"Authorization": f"Basic {encoded}"}, [encoded, key])
+        return AuthResult(
+            {"Authorization": f"Basic {encoded}"},
+            [encoded, key],
+            {"Authorization": f"Basic {mask_secret(encoded)}"},
+        )
     if action.api_key_auth_type == ApiKeyAuthType.CUSTOM:
-        return AuthResult({action.custom_header: key}, [key])
-    return AuthResult({"Authorization": f"Bearer {key}"}, [key])
+        return AuthResult(
+            {action.custom_header: key}, [key], {action.custom_header: mask_secret(key)}
+        )
+    return AuthResult(
+        {"Authorization": f"Bearer {key}"}, [key], {"Authorization": f"Bearer {mask_secret(key)}"}
+    )
 
 
 def auth_headers(*, action, user) -> AuthResult:
@@ -43,7 +53,11 @@ def auth_headers(*, action, user) -> AuthResult:
         from actions.oauth.tokens import access_token_for
 
         token = access_token_for(user=user, action=action)
-        return AuthResult({"Authorization": f"Bearer {token}"}, [token])
+        return AuthResult(
+            {"Authorization": f"Bearer {token}"},
+            [token],
+            {"Authorization": f"Bearer {mask_secret(token)}"},
+        )
     return AuthResult()
 
 
@@ -51,16 +65,25 @@ def auth_preview(action) -> dict[str, str]:
     """What authentication will add, masked, without touching tokens (for the approval prompt:
     asking must not refresh a token or mark its last use)."""
     if action.auth_type == AuthType.API_KEY:
-        result = api_key_headers(action)
-        return mask_headers(result.headers, result.secrets)
+        return api_key_headers(action).shown
     if action.auth_type == AuthType.OAUTH:
         return {"Authorization": "Bearer …"}
     return {}
 
 
+# A secret shorter than this is not searched for in other text: replacing every "ab" of a
+# response would garble it, and such a key is no secret worth the name anyway.
+MIN_MASKED_LENGTH = 6
+
+
 def mask_text(text: str, secrets: list[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, mask_secret(secret))
+    """`text` with every occurrence of a secret replaced by its hint (for what the API sent
+    back, or a URL: an API may echo what it received)."""
+    for secret in sorted(
+        (s for s in secrets if len(s) >= MIN_MASKED_LENGTH), key=len, reverse=True
+    ):
+        if secret in text:
+            text = text.replace(secret, mask_secret(secret))
     return text
 
 

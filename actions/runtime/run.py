@@ -26,7 +26,9 @@ from typing import Any
 from django.db import IntegrityError
 
 from actions.models import Action, AuthType, Consent, Invocation, InvocationStatus, Operation
+from actions.oauth.tokens import OAuthRequired, mark_needs_reconnect, start_url
 from actions.runtime.auth import auth_headers, auth_preview, mask_headers, mask_text
+from actions.runtime.outbound import OutboundError, fetch
 from actions.runtime.request import MAX_BODY_CHARS, BuiltRequest, build_request
 from actions.selectors import consent_get_for_user
 from config.errors import RuleViolation
@@ -98,11 +100,12 @@ class _Recorder:
         )
 
 
-def _request_data(built: BuiltRequest, headers: dict[str, str], secrets: list[str]) -> dict:
+def _request_data(built: BuiltRequest, auth_shown: dict[str, str], secrets: list[str]) -> dict:
+    """The request as it may be shown: authentication headers by their masked form."""
     return {
         "method": built.method,
         "url": mask_text(built.url, secrets),
-        "headers": mask_headers(headers, secrets),
+        "headers": {**mask_headers(built.headers, secrets), **auth_shown},
         "body": built.body_text,
     }
 
@@ -126,7 +129,7 @@ def _consent_prompt(action: Action, operation: Operation, built: BuiltRequest) -
         },
         always_allow_offered=offered,
         choices=["allow", "always_allow", "decline"] if offered else ["allow", "decline"],
-        request=_request_data(built, {**built.headers, **auth_preview(action)}, []),
+        request=_request_data(built, auth_preview(action), []),
     )
 
 
@@ -168,14 +171,12 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
     Returns the 200 body of the run endpoint; refusals raise RuleViolation with the contract's
     code and status (400, 401, 403, 404, 409, 413, 502, 504).
     """
-    from actions.runtime.outbound import OutboundError, fetch
-
     operation = _operation(action, operation_id)
     consent = _check_consent_value(consent, operation)
     record = _Recorder(action=action, operation=operation, user=user)
 
     if consent == "decline":
-        record(InvocationStatus.DECLINED, error_code="declined")
+        record(InvocationStatus.DECLINED)
         return {
             "status": "declined",
             "detail": f"You declined: {operation.operation_id} was not sent.",
@@ -206,8 +207,6 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
         if consent == "always_allow":
             _remember(user=user, action=action, operation=operation)
 
-    from actions.oauth.tokens import OAuthRequired, mark_needs_reconnect
-
     try:
         auth = auth_headers(action=action, user=user)
     except OAuthRequired as exc:
@@ -216,7 +215,7 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
             "oauth_required", exc.detail, status=401, authorize_url=exc.authorize_url
         ) from None
     headers = {**built.headers, **auth.headers}
-    request_data = _request_data(built, headers, auth.secrets)
+    request_data = _request_data(built, auth.shown, auth.secrets)
     request_bytes = len(built.body or b"")
 
     try:
@@ -230,12 +229,8 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
             max_body_chars=MAX_BODY_CHARS,
             max_redirects=MAX_REDIRECTS,
         )
-    except DomainNotAllowed as exc:
-        record(
-            InvocationStatus.REFUSED, error_code="domain_not_allowed", request_bytes=request_bytes
-        )
-        raise RuleViolation("domain_not_allowed", exc.detail, status=403, domain=exc.host) from None
     except OutboundError as exc:
+        # A redirect to a host the policy refuses arrives here too, as domain_not_allowed.
         status = OUTBOUND_STATUS.get(exc.code, 502)
         record(
             InvocationStatus.REFUSED if exc.code in REFUSAL_CODES else InvocationStatus.ERROR,
@@ -263,8 +258,6 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
         # The provider no longer honours the token (revoked, or scopes withdrawn).
         mark_needs_reconnect(user=user, action=action)
         record(InvocationStatus.ERROR, error_code="oauth_required", **sizes)
-        from actions.oauth.tokens import start_url
-
         raise RuleViolation(
             "oauth_required",
             "The API refused your connection's token: reconnect your account.",
@@ -276,7 +269,7 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
 
     status, error_code = "ok", ""
     result: dict[str, Any] = {}
-    retry_after = _header(response.headers, "Retry-After")
+    retry_after = response.headers.get("retry-after")  # the client lowercases names
     if response.status == 429:
         status = error_code = "rate_limited"
     elif response.status >= 500:
@@ -300,13 +293,6 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
         "response": response_data,
         "duration_ms": int((time.monotonic() - record.started) * 1000),
     }
-
-
-def _header(headers, name: str) -> str | None:
-    for key, value in dict(headers).items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 def consent_revoke(*, user, consent_id) -> None:

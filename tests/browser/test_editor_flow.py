@@ -176,6 +176,9 @@ def test_builder_session(page, site, builder, served_schema, screenshot):
     expect(page.get_by_role("link", name="weather.example.com")).to_be_visible()
     screenshot("11-gpt-page-1280")
     screenshot("12-gpt-page-390", width=390)
+    page.get_by_role("link", name="GPTs").click()
+    expect(page.locator(".gpt-card")).to_contain_text("1 action")
+    screenshot("13-gpt-list-390", width=390)
 
 
 def test_oauth_fields_and_callback_url(page, site, builder, screenshot):
