@@ -17,6 +17,7 @@ TEST_ONLY_VARIABLES = {
     "FIELD_ENCRYPTION_KEYS",
     "DEBUG",
     "DATABASE_URL",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests while Playwright runs
     "SECURE_SSL_REDIRECT",
     "OAUTH_PROVIDER_ALLOW_HTTP_REDIRECTS",
     "ALLOWED_HOSTS",

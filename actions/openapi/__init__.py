@@ -12,7 +12,7 @@ Pure functions on text and plain data, no database access. The public API:
 
 from actions.openapi.detect import Operation, detect_operations, duplicate_operation_ids
 from actions.openapi.formatting import format_schema
-from actions.openapi.parse import ParsedDocument, parse
+from actions.openapi.parsing import ParsedDocument, parse
 from actions.openapi.problems import Problem, SchemaParseError
 from actions.openapi.rules import MAX_OPERATIONS, OPERATION_ID
 from actions.openapi.spec_checks import DOWNGRADED_TO_WARNINGS

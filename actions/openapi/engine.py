@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actions.openapi.detect import Operation, detect_operations
-from actions.openapi.parse import ParsedDocument, gc_paused, parse
+from actions.openapi.parsing import ParsedDocument, gc_paused, parse
 from actions.openapi.problems import ERROR, WARNING, Problem, SchemaParseError
 from actions.openapi.refs import LocalResolver, ref_problems
 from actions.openapi.rules import (
@@ -266,7 +266,7 @@ def _count_operations(document: dict, resolver: LocalResolver):
 
 
 def _weight(operation: Operation) -> int:
-    from actions.openapi.parse import _count_nodes
+    from actions.openapi.parsing import _count_nodes
 
     return 1 + _count_nodes(operation.parameters, 10**9) + _count_nodes(
         operation.request_body, 10**9

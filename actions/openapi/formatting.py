@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from actions.openapi.parse import parse
+from actions.openapi.parsing import parse
 
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 

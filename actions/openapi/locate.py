@@ -152,7 +152,7 @@ def _to_positions(text: str, offsets: dict[tuple[str, ...], int]) -> dict:
 
 
 def locate_yaml(text: str, pointers: list[str]) -> dict[str, Position | None]:
-    from actions.openapi.parse import _CLoader, _PyLoader
+    from actions.openapi.parsing import _CLoader, _PyLoader
 
     trie = _build_trie(pointers)
     found: dict[tuple[str, ...], Position] = {}
@@ -189,7 +189,7 @@ def _key_text(loader_cls, event) -> str:
         return value
     for tag, regexp in loader_cls.yaml_implicit_resolvers.get(value[:1], ()):
         if regexp.match(value):
-            from actions.openapi.parse import _CONSTRUCT
+            from actions.openapi.parsing import _CONSTRUCT
 
             construct = _CONSTRUCT.get(tag)
             if construct is None:

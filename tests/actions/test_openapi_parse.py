@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from actions.openapi import SchemaParseError, format_schema, parse
-from actions.openapi.parse import MAX_DEPTH
+from actions.openapi.parsing import MAX_DEPTH
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 
