@@ -78,10 +78,14 @@ def main(argv: list[str]) -> None:
     started = time.perf_counter()
     openapi.validate((CORPUS / "OAI-OpenAPI-Specification__v3.0-petstore.yaml").read_text())
     warm_ms = (time.perf_counter() - started) * 1000
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}")
-    print(f"# one-off: import actions.openapi {import_ms:.0f} ms, first validate "
-          f"(compiles meta-schema validators) {warm_ms:.0f} ms")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"# one-off: import actions.openapi {import_ms:.0f} ms, first validate "
+        f"(compiles meta-schema validators) {warm_ms:.0f} ms"
+    )
     print("| file | bytes | parse | first look | edit | same | plain | ratio | verdict |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for name in names:
@@ -110,9 +114,11 @@ def main(argv: list[str]) -> None:
         plain_ms = best(lambda text=text: plain(text), 1 if size > 1_000_000 else runs)
         verdict = openapi.validate(text)
         summary = "valid" if verdict.valid else ",".join(sorted({p.code for p in verdict.errors}))
-        print(f"| {name} | {size:,} | {parse_ms:.1f} | {first_ms:.1f} | {edit_ms:.1f} | "
-              f"{same_ms:.2f} | {plain_ms:.1f} | {plain_ms / first_ms:.1f}x | {summary} |",
-              flush=True)
+        print(
+            f"| {name} | {size:,} | {parse_ms:.1f} | {first_ms:.1f} | {edit_ms:.1f} | "
+            f"{same_ms:.2f} | {plain_ms:.1f} | {plain_ms / first_ms:.1f}x | {summary} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

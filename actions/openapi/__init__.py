@@ -11,12 +11,12 @@ Pure functions on text and plain data, no database access. The public API:
 """
 
 from actions.openapi.detect import Operation, detect_operations, duplicate_operation_ids
+from actions.openapi.engine import Verdict, clear_cache, validate
 from actions.openapi.formatting import format_schema
 from actions.openapi.parsing import ParsedDocument, parse
 from actions.openapi.problems import Problem, SchemaParseError
 from actions.openapi.rules import MAX_OPERATIONS, OPERATION_ID
 from actions.openapi.spec_checks import DOWNGRADED_TO_WARNINGS
-from actions.openapi.engine import Verdict, clear_cache, validate
 
 __all__ = [
     "DOWNGRADED_TO_WARNINGS",

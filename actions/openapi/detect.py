@@ -9,7 +9,6 @@ densely that full expansion would be enormous; past the budget, references stay 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -236,6 +235,3 @@ def duplicate_operation_ids(operation_ids: list[str | None]) -> list[str]:
             duplicates[operation_id] = None
         seen.add(operation_id)
     return list(duplicates)
-
-
-OperationFilter = Callable[[Operation], bool]

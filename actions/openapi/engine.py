@@ -204,11 +204,13 @@ def _core_cached(text_or_parsed: str | bytes | ParsedDocument) -> _Core:
     elif isinstance(text_or_parsed, bytes | bytearray):
         raw = bytes(text_or_parsed)
     else:
-        return _core(text_or_parsed)
+        with gc_paused():
+            return _core(text_or_parsed)
     key = hashlib.sha256(raw).hexdigest()
     core = _cache.get(key)
     if core is None:
-        core = _core(text_or_parsed)
+        with gc_paused():  # see gc_paused: the whole check allocates, not only parsing
+            core = _core(text_or_parsed)
         _cache.put(key, core)
     return core
 
@@ -218,29 +220,40 @@ def _core(text_or_parsed: Any) -> _Core:
         if isinstance(text_or_parsed, ParsedDocument):
             parsed = text_or_parsed
         else:
-            with gc_paused():
-                parsed = parse(text_or_parsed)
+            parsed = parse(text_or_parsed)
     except SchemaParseError as exc:
         return _finish(None, None, [], [], exc.problems)
     except RecursionError:
-        return _finish(None, None, [], [], [Problem(
-            "The schema is nested too deeply to read.", "", code="too_deep")])
+        return _finish(
+            None,
+            None,
+            [],
+            [],
+            [Problem("The schema is nested too deeply to read.", "", code="too_deep")],
+        )
     document = parsed.document
     problems: list[Problem] = list(parsed.problems)
     version, version_problem = detect_version(document)
     servers = server_urls(document)
     if version_problem is not None:
         problems.insert(0, version_problem)
-        return _finish(parsed, None, servers, detect_operations(document, resolve=False),
-                       problems, shown_version=_shown_version(document))
+        return _finish(
+            parsed,
+            None,
+            servers,
+            detect_operations(document, resolve=False),
+            problems,
+            shown_version=_shown_version(document),
+        )
 
     resolver = LocalResolver(document)
     problems.extend(ref_problems(document, resolver, parsed.refs))
     try:
         spec = spec_problems(document, version, resolver)
     except RecursionError:
-        spec = [Problem("The schema is nested too deeply to check completely.", "",
-                        code="too_deep")]
+        spec = [
+            Problem("The schema is nested too deeply to check completely.", "", code="too_deep")
+        ]
     problems.extend(spec)
     rules, server = product_problems(document, resolver)
     taken = {p.pointer for p in problems if p.severity == ERROR}
@@ -248,8 +261,9 @@ def _core(text_or_parsed: Any) -> _Core:
 
     count = sum(1 for _ in _count_operations(document, resolver))
     operations = detect_operations(document, resolve=count <= MAX_OPERATIONS)
-    core = _finish(parsed, version, servers, operations, problems,
-                   shown_version=_shown_version(document))
+    core = _finish(
+        parsed, version, servers, operations, problems, shown_version=_shown_version(document)
+    )
     if server is not None and not (server["scheme"] == "https" and server["port"] in (None, 443)):
         core.server = server
         core.server_position = parsed.locate(["/servers/0/url"]).get("/servers/0/url")
@@ -268,8 +282,8 @@ def _count_operations(document: dict, resolver: LocalResolver):
 def _weight(operation: Operation) -> int:
     from actions.openapi.parsing import _count_nodes
 
-    return 1 + _count_nodes(operation.parameters, 10**9) + _count_nodes(
-        operation.request_body, 10**9
+    return (
+        1 + _count_nodes(operation.parameters, 10**9) + _count_nodes(operation.request_body, 10**9)
     )
 
 
@@ -279,7 +293,7 @@ def _shown_version(document: dict) -> str | None:
 
 
 def detect_version(document: dict) -> tuple[str | None, Problem | None]:
-    """"3.0" or "3.1" (how to validate), or a problem saying why the document can't be."""
+    """ "3.0" or "3.1" (how to validate), or a problem saying why the document can't be."""
     if "swagger" in document:
         if str(document["swagger"]).startswith("2"):
             return None, Problem(
@@ -303,7 +317,7 @@ def detect_version(document: dict) -> tuple[str | None, Problem | None]:
     value = document["openapi"]
     if not isinstance(value, str):
         return None, Problem(
-            f"The OpenAPI version must be text such as \"3.1.0\", not {value!r} (in YAML, put "
+            f'The OpenAPI version must be text such as "3.1.0", not {value!r} (in YAML, put '
             "it in quotes).",
             "/openapi",
             code="unsupported_version",

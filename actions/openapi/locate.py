@@ -225,8 +225,7 @@ def _walk_yaml(loader, trie: _Trie, found: dict) -> None:  # noqa: C901 - one ev
             frame.key = key
             child = frame.trie.get(key) if frame.trie else None
             if child is not None:
-                found[(*frame.path, key)] = (event.start_mark.line + 1,
-                                             event.start_mark.column + 1)
+                found[(*frame.path, key)] = (event.start_mark.line + 1, event.start_mark.column + 1)
             if cls is MappingStartEvent or cls is SequenceStartEvent:
                 _skip(get)
             continue
@@ -265,4 +264,3 @@ def _skip(get) -> None:
             depth += 1
         elif cls in ends:
             depth -= 1
-

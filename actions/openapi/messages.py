@@ -162,9 +162,7 @@ def _rs_keyword(kind: Any) -> str:
 
 def _is_reference_branch(errors: list) -> bool:
     """The branch that wanted a Reference Object (`$ref`): rarely what the author meant."""
-    return any(
-        type(e.kind).__name__ == "Required" and e.kind.property == "$ref" for e in errors
-    )
+    return any(type(e.kind).__name__ == "Required" and e.kind.property == "$ref" for e in errors)
 
 
 def closest_rs_error(error: Any, depth: int = 0) -> Any:
@@ -209,8 +207,11 @@ def _py_details(error: Any) -> dict:
     value = error.validator_value
     if keyword == "required":
         # "'x' is a required property": the missing name is the first quoted word.
-        missing = [name for name in (value or []) if isinstance(error.instance, dict)
-                   and name not in error.instance]
+        missing = [
+            name
+            for name in (value or [])
+            if isinstance(error.instance, dict) and name not in error.instance
+        ]
         return {"property": missing[0] if missing else ", ".join(map(str, value or []))}
     if keyword == "type":
         return {"types": value}

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from actions.openapi.detect import iter_operations
-from actions.openapi.problems import ERROR, WARNING, Problem, escape_pointer_part
+from actions.openapi.problems import WARNING, Problem
 from actions.openapi.refs import LocalResolver, RefError
 
 OPERATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -89,8 +89,11 @@ def server_problems(document: dict) -> tuple[list[Problem], dict | None]:
         port = parts.port
         host = parts.hostname
     except ValueError:
-        return [Problem(f"The server URL '{url}' is not a valid URL.", pointer,
-                        code="invalid_server_url")], None
+        return [
+            Problem(
+                f"The server URL '{url}' is not a valid URL.", pointer, code="invalid_server_url"
+            )
+        ], None
     if not parts.scheme or not host:
         return [
             Problem(
@@ -101,12 +104,22 @@ def server_problems(document: dict) -> tuple[list[Problem], dict | None]:
             )
         ], None
     if parts.scheme.lower() not in ("http", "https"):
-        return [Problem(f"The server URL must use https, not {parts.scheme}.", pointer,
-                        code="insecure_server")], None
+        return [
+            Problem(
+                f"The server URL must use https, not {parts.scheme}.",
+                pointer,
+                code="insecure_server",
+            )
+        ], None
     if parts.username is not None or parts.password is not None:
-        return [Problem("The server URL must not contain a user name or password; set up "
-                        "authentication for the action instead.", pointer,
-                        code="invalid_server_url")], None
+        return [
+            Problem(
+                "The server URL must not contain a user name or password; set up "
+                "authentication for the action instead.",
+                pointer,
+                code="invalid_server_url",
+            )
+        ], None
     return [], {"scheme": parts.scheme.lower(), "host": host, "port": port, "url": url}
 
 
@@ -141,12 +154,18 @@ def info_problems(document: dict) -> list[Problem]:
     problems = []
     title = info.get("title")
     if not isinstance(title, str) or not title.strip():
-        problems.append(Problem("Give the API a title (info.title).", "/info/title",
-                                code="missing_title"))
+        problems.append(
+            Problem("Give the API a title (info.title).", "/info/title", code="missing_title")
+        )
     version = info.get("version")
     if not isinstance(version, str) or not version.strip():
-        problems.append(Problem("Give the API a version (info.version), e.g. \"v1.0.0\".",
-                                "/info/version", code="missing_info_version"))
+        problems.append(
+            Problem(
+                'Give the API a version (info.version), e.g. "v1.0.0".',
+                "/info/version",
+                code="missing_info_version",
+            )
+        )
     return problems
 
 
@@ -164,7 +183,7 @@ def operation_problems(document: dict, resolver: LocalResolver) -> list[Problem]
             problems.append(
                 Problem(
                     f"The operation {where} needs an operationId (letters, digits, _ and -, "
-                    "at most 64), e.g. \"listPets\".",
+                    'at most 64), e.g. "listPets".',
                     pointer,
                     code="missing_operation_id",
                 )
@@ -203,7 +222,7 @@ def operation_problems(document: dict, resolver: LocalResolver) -> list[Problem]
                 f"{MAX_OPERATIONS}. Split the API into several actions or remove operations.",
                 "/paths",
                 code="too_many_operations",
-            )
+            ),
         )
     return problems
 
@@ -228,8 +247,9 @@ def _text_warnings(operation: dict, pointer: str, where: str) -> list[Problem]:
     return warnings
 
 
-def _parameter_warnings(parameters: Any, pointer: str, resolver: LocalResolver,
-                        described: set[str]) -> list[Problem]:
+def _parameter_warnings(
+    parameters: Any, pointer: str, resolver: LocalResolver, described: set[str]
+) -> list[Problem]:
     if not isinstance(parameters, list):
         return []
     warnings = []
@@ -261,14 +281,3 @@ def product_problems(document: dict, resolver: LocalResolver) -> tuple[list[Prob
     servers, server = server_problems(document)
     problems = [*servers, *info_problems(document), *operation_problems(document, resolver)]
     return problems, server
-
-
-__all__ = [
-    "ERROR",
-    "MAX_OPERATIONS",
-    "OPERATION_ID",
-    "escape_pointer_part",
-    "insecure_server_problem",
-    "product_problems",
-    "server_urls",
-]

@@ -87,9 +87,7 @@ def _meta_schema_problems(document: dict, version: str) -> list[Problem]:
     problems = []
     for error in _document_validator(version).iter_errors(document):
         text, path = describe_rs(error)
-        problems.append(
-            Problem(text, to_pointer(path), code="meta_schema", source=error.message)
-        )
+        problems.append(Problem(text, to_pointer(path), code="meta_schema", source=error.message))
     return problems
 
 
@@ -206,7 +204,6 @@ def _children(value: Any) -> list[tuple[Any, Any]]:
     if type(value) is list:
         return list(enumerate(value))
     return []
-
 
 
 class SpecWalk:
@@ -397,16 +394,15 @@ class SpecWalk:
             if not content or type(content[0]) is not dict:
                 continue
             for media_type, media in content[0].items():
-                media_found = self._deref(
-                    media, f"{content[1]}/{escape_pointer_part(media_type)}"
-                )
+                media_found = self._deref(media, f"{content[1]}/{escape_pointer_part(media_type)}")
                 if media_found and type(media_found[0]) is dict and "schema" in media_found[0]:
                     self._schema(media_found[0]["schema"], f"{media_found[1]}/schema")
 
     # schema objects
 
-    def _schema(self, schema: Any, pointer: str, require_properties: bool = True,
-                meta_checked: bool = False) -> None:
+    def _schema(
+        self, schema: Any, pointer: str, require_properties: bool = True, meta_checked: bool = False
+    ) -> None:
         found = self._deref(schema, pointer)
         if not found:
             return
@@ -509,9 +505,7 @@ class SpecWalk:
             dialect = self._dialect_of(value)
             if not isinstance(dialect, str):
                 return self._dialect_error(pointer, dialect)
-            checker_cls = jsonschema_validators.validator_for(
-                {"$schema": dialect}, default=None
-            )
+            checker_cls = jsonschema_validators.validator_for({"$schema": dialect}, default=None)
             if checker_cls is None:
                 return self._dialect_error(pointer, dialect)
             kwargs = {"format_checker": oas31_format_checker}
@@ -526,8 +520,12 @@ class SpecWalk:
             error = next(iter(_fast_schema_check(self.version).iter_errors(value)), None)
             if error is not None:
                 text, path = describe_rs(error)
-                self._add("schema_invalid", f"This is not a valid schema: {text}",
-                          pointer + to_pointer(path), error.message)
+                self._add(
+                    "schema_invalid",
+                    f"This is not a valid schema: {text}",
+                    pointer + to_pointer(path),
+                    error.message,
+                )
                 return True
             return False
         try:
@@ -542,16 +540,19 @@ class SpecWalk:
             )
             return True
         except RecursionError:
-            self._add("schema_invalid", "This schema is nested too deeply to check.", pointer,
-                      "RecursionError")
+            self._add(
+                "schema_invalid",
+                "This schema is nested too deeply to check.",
+                pointer,
+                "RecursionError",
+            )
             return True
         return False
 
     def _dialect_of(self, value: Any) -> Any:
         if type(value) is dict and "$schema" in value:
             return value["$schema"]
-        dialect = self.document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID)
-        return dialect
+        return self.document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID)
 
     def _dialect_error(self, pointer: str, dialect: Any) -> bool:
         self._add(

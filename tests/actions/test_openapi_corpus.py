@@ -135,8 +135,7 @@ def _sources_ops(document: dict, listed: str) -> int:
         for item in (document.get("paths") or {}).values()
         if isinstance(item, dict)
         for key in item
-        if key in {"get", "put", "post", "delete", "options", "head", "patch", "trace",
-                   "query"}
+        if key in {"get", "put", "post", "delete", "options", "head", "patch", "trace", "query"}
     )
     assert direct == int(listed), "SOURCES.md and the file disagree"
     return _inline_operation_count(document)
@@ -164,20 +163,27 @@ def _first_line(text: str | None) -> str:
 def _assert_osv_findings_reported(document: dict, ours: list[openapi.Problem]) -> None:
     for kind, pointer, message in _plain_osv_errors(document):
         if kind.startswith("raised Unresolvable"):
-            assert any(p.code in ("unresolved_ref", "remote_ref") and message in (p.source or "")
-                       for p in ours), message
+            assert any(
+                p.code in ("unresolved_ref", "remote_ref") and message in (p.source or "")
+                for p in ours
+            ), message
             continue
         if kind.startswith("raised"):
             # osv crashed on a malformed document; the engine must at least reject it.
             assert any(p.severity == "error" for p in ours), (kind, message)
             continue
         matches = [
-            p for p in ours
+            p
+            for p in ours
             if _first_line(p.source) == message
             # osv's path is absolute for the document schema, relative to the schema object
             # for its per-schema checks; the engine may point deeper (the closest branch).
-            and (not pointer or p.pointer == pointer or p.pointer.startswith(pointer + "/")
-                 or p.pointer.endswith(pointer))
+            and (
+                not pointer
+                or p.pointer == pointer
+                or p.pointer.startswith(pointer + "/")
+                or p.pointer.endswith(pointer)
+            )
         ]
         assert matches, f"osv found {kind} at {pointer!r}: {message!r}; not reported"
         for problem in matches:
@@ -185,10 +191,9 @@ def _assert_osv_findings_reported(document: dict, ours: list[openapi.Problem]) -
             assert problem.severity == ("warning" if downgraded else "error"), problem
 
 
-@pytest.mark.parametrize("name", [
-    n for n in VALID_FILES
-    if SOURCES[f"openapi/{n}"]["version"][:3] in ("3.0", "3.1")
-])
+@pytest.mark.parametrize(
+    "name", [n for n in VALID_FILES if SOURCES[f"openapi/{n}"]["version"][:3] in ("3.0", "3.1")]
+)
 def test_every_osv_problem_is_reported(name, checked):
     parsed, verdict = checked("openapi", name)
     version = parsed.document["openapi"][:3]
@@ -224,7 +229,8 @@ EXPECTED_INVALID = {
     "OAI-OpenAPI-Specification__v3.1-fail-no_containers.yaml": {"meta_schema"},
     "OAI-OpenAPI-Specification__v3.1-fail-servers.yaml": {"meta_schema"},
     "OAI-OpenAPI-Specification__v3.1-fail-invalid_schema_types.yaml": {
-        "meta_schema", "schema_type"
+        "meta_schema",
+        "schema_type",
     },
     "OAI-OpenAPI-Specification__v3.1-fail-header-object-allowReserved.yaml": {"meta_schema"},
     "APIDevTools-swagger-parser__invalid-numeric-version.yaml": {"swagger_2"},
@@ -235,9 +241,7 @@ EXPECTED_INVALID = {
     "APIDevTools-swagger-parser__validate-spec-duplicate-operation-ids.yaml": {"swagger_2"},
     "APIDevTools-swagger-parser__validate-schema-invalid-param-location.yaml": {"swagger_2"},
     "APIDevTools-swagger-parser__validate-schema-ref-to-invalid-path.yaml": {"swagger_2"},
-    "APIDevTools-swagger-parser__validate-spec-required-property-not-defined.yaml": {
-        "swagger_2"
-    },
+    "APIDevTools-swagger-parser__validate-spec-required-property-not-defined.yaml": {"swagger_2"},
     "APIDevTools-swagger-parser__validate-spec-path-placeholder-no-param.yaml": {"swagger_2"},
     "openapi-spec-validator__v2.0-missing-reference.yaml": {"swagger_2"},
     # Not detected by osv either (the 2022 schema copy lacks these rules); they fail on
@@ -269,6 +273,7 @@ def test_invalid_corpus_documents_are_refused(name, checked):
 
 def test_numeric_swagger_version_is_still_recognised(checked):
     """`swagger: 2.0` as a YAML number makes plain osv raise a bare TypeError."""
-    _, verdict = checked("openapi-invalid", "APIDevTools-swagger-parser__invalid-numeric-version.yaml")
+    name = "APIDevTools-swagger-parser__invalid-numeric-version.yaml"
+    _, verdict = checked("openapi-invalid", name)
     assert [p.code for p in verdict.errors] == ["swagger_2"]
     assert (verdict.errors[0].line, verdict.errors[0].column) == (1, 1)

@@ -190,8 +190,14 @@ def test_pointers_are_placed_at_line_and_column(as_json):
     text = json.dumps(yaml.safe_load(YAML_TEXT), indent=2) if as_json else YAML_TEXT
     parsed = parse(text)
     found = parsed.locate(
-        ["", "/info/title", "/paths/~1pets~1{id}/get", "/paths/~1pets~1{id}/get/parameters/0/in",
-         "/paths/~1pets~1{id}/get/responses/200/description", "/info/missing"]
+        [
+            "",
+            "/info/title",
+            "/paths/~1pets~1{id}/get",
+            "/paths/~1pets~1{id}/get/parameters/0/in",
+            "/paths/~1pets~1{id}/get/responses/200/description",
+            "/info/missing",
+        ]
     )
     lines = {pointer: position[0] for pointer, position in found.items()}
     if as_json:
@@ -244,7 +250,9 @@ def test_the_fast_yaml_builder_reads_exactly_what_pyyaml_reads(path):
 
 
 def test_format_schema_keeps_order_and_format():
-    assert format_schema('{"b": 1, "a": {"c": "é"}}') == '{\n  "b": 1,\n  "a": {\n    "c": "é"\n  }\n}\n'
-    assert format_schema("b: 1\na: {c: é, d: [1, 2]}\n") == "b: 1\na:\n  c: é\n  d:\n  - 1\n  - 2\n"
+    expected_json = '{\n  "b": 1,\n  "a": {\n    "c": "é"\n  }\n}\n'
+    assert format_schema('{"b": 1, "a": {"c": "é"}}') == expected_json
+    expected_yaml = "b: 1\na:\n  c: é\n  d:\n  - 1\n  - 2\n"
+    assert format_schema("b: 1\na: {c: é, d: [1, 2]}\n") == expected_yaml
     with pytest.raises(SchemaParseError):
         format_schema("{")

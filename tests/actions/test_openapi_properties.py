@@ -20,8 +20,11 @@ from actions.openapi.refs import LocalResolver, ref_problems
 from actions.openapi.spec_checks import spec_problems
 from tests.actions.test_openapi_corpus import _assert_osv_findings_reported
 
-FAST = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def _assert_verdict(verdict) -> None:
@@ -48,17 +51,48 @@ def test_random_bytes(raw):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(["openapi", "info", "paths", "servers", "components", "schemas",
-                         "$ref", "get", "post", "parameters", "schema", "responses",
-                         "allOf", "items", "properties", "default", "required", "name",
-                         "in", "url", "title", "version", "/a", "/a/{x}", "200", "x"])
-        | st.text(max_size=6),
-        children,
-        max_size=5,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "openapi",
+                    "info",
+                    "paths",
+                    "servers",
+                    "components",
+                    "schemas",
+                    "$ref",
+                    "get",
+                    "post",
+                    "parameters",
+                    "schema",
+                    "responses",
+                    "allOf",
+                    "items",
+                    "properties",
+                    "default",
+                    "required",
+                    "name",
+                    "in",
+                    "url",
+                    "title",
+                    "version",
+                    "/a",
+                    "/a/{x}",
+                    "200",
+                    "x",
+                ]
+            )
+            | st.text(max_size=6),
+            children,
+            max_size=5,
+        )
     ),
     max_leaves=30,
 )
@@ -105,12 +139,26 @@ def _mutate(document, path, replacement):
 
 replacements = st.one_of(
     json_values,
-    st.sampled_from([
-        None, {}, [], "", 0, -1, True, "3.0.3", {"$ref": "#/components/schemas/Pet"},
-        {"$ref": "#/nowhere"}, {"$ref": "http://127.0.0.1:9/x"}, {"type": "strin"},
-        {"type": "integer", "default": "x"}, {"allOf": [{"required": ["zz"]}]},
-        {"pattern": "("}, {"name": "limit", "in": "query"},
-    ]),
+    st.sampled_from(
+        [
+            None,
+            {},
+            [],
+            "",
+            0,
+            -1,
+            True,
+            "3.0.3",
+            {"$ref": "#/components/schemas/Pet"},
+            {"$ref": "#/nowhere"},
+            {"$ref": "http://127.0.0.1:9/x"},
+            {"type": "strin"},
+            {"type": "integer", "default": "x"},
+            {"allOf": [{"required": ["zz"]}]},
+            {"pattern": "("},
+            {"name": "limit", "in": "query"},
+        ]
+    ),
 )
 
 

@@ -29,8 +29,7 @@ def document(**changes) -> dict:
                 "get": {
                     "operationId": "getPet",
                     "parameters": [
-                        {"name": "id", "in": "path", "required": True,
-                         "schema": {"type": "string"}}
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
                     ],
                     "responses": {"200": {"description": "ok"}},
                 }
@@ -59,11 +58,21 @@ def test_a_good_document_is_valid_and_its_operations_detected():
     assert verdict.openapi_version == "3.1.0"
     assert verdict.servers == ["https://api.example.com"]
     assert verdict.as_dict()["operations"] == [
-        {"operation_id": "getPet", "method": "GET", "path": "/pets/{id}", "summary": None,
-         "consequential": False}
+        {
+            "operation_id": "getPet",
+            "method": "GET",
+            "path": "/pets/{id}",
+            "summary": None,
+            "consequential": False,
+        }
     ]
     assert set(verdict.as_dict()) == {
-        "valid", "openapi_version", "servers", "operations", "errors", "warnings"
+        "valid",
+        "openapi_version",
+        "servers",
+        "operations",
+        "errors",
+        "warnings",
     }
 
 
@@ -99,7 +108,9 @@ def test_examples_weather_and_petstore_are_valid_and_blank_has_one_error():
     ]
     assert blank.warnings == [] and blank.operations == []
     assert json.loads(by_key["blank"]["schema"])["info"] == {
-        "title": "Untitled", "description": "Your OpenAPI specification", "version": "v1.0.0"
+        "title": "Untitled",
+        "description": "Your OpenAPI specification",
+        "version": "v1.0.0",
     }
 
 
@@ -164,8 +175,7 @@ def test_server_url_rules(servers, code):
 
 def test_server_variables_and_first_server_and_explicit_443():
     servers = [
-        {"url": "https://{region}.example.com:443/v1",
-         "variables": {"region": {"default": "eu"}}},
+        {"url": "https://{region}.example.com:443/v1", "variables": {"region": {"default": "eu"}}},
         {"url": "http://ignored.example.com"},
     ]
     verdict = check(document(servers=servers))
@@ -207,8 +217,9 @@ def test_info_title_and_version_are_required():
 
 def _with_operations(count: int, operation_id=lambda i: f"op{i}") -> dict:
     paths = {
-        f"/r{i}": {"get": {"operationId": operation_id(i),
-                           "responses": {"200": {"description": "ok"}}}}
+        f"/r{i}": {
+            "get": {"operationId": operation_id(i), "responses": {"200": {"description": "ok"}}}
+        }
         for i in range(count)
     }
     return document(paths=paths)
@@ -249,7 +260,9 @@ def test_long_texts_are_warnings_not_errors():
     verdict = check(doc)
     assert verdict.valid
     assert sorted(p.code for p in verdict.warnings) == [
-        "long_description", "long_parameter_description", "long_summary"
+        "long_description",
+        "long_parameter_description",
+        "long_summary",
     ]
     operation["summary"], operation["description"] = "s" * 300, "d" * 300
     operation["parameters"][0]["description"] = "p" * 700
@@ -265,8 +278,10 @@ def test_problems_are_capped_at_50():
     lines = [p.line for p in verdict.errors[:-1]]
     assert lines == sorted(lines)  # in the order of the text
     # The insecure-host error added per call keeps the cap.
-    insecure = check(_with_operations(80, lambda i: f"bad id {i}") | {
-        "servers": [{"url": "http://x.example.com"}]})
+    insecure = check(
+        _with_operations(80, lambda i: f"bad id {i}")
+        | {"servers": [{"url": "http://x.example.com"}]}
+    )
     assert len(insecure.errors) == 50 and insecure.errors[0].code == "insecure_server"
     assert "33 more problems" in insecure.errors[-1].message
 
@@ -292,8 +307,10 @@ def test_remote_refs_are_reported_and_never_fetched(httpserver):
     text = json.dumps(_with_ref(url), indent=2)
     verdict = openapi.validate(text)
     assert [(p.code, p.pointer) for p in verdict.errors] == [
-        ("remote_ref",
-         "/paths/~1pets~1{id}/get/responses/200/content/application~1json/schema/$ref")
+        (
+            "remote_ref",
+            "/paths/~1pets~1{id}/get/responses/200/content/application~1json/schema/$ref",
+        )
     ]
     assert verdict.errors[0].line == _line_of(text, '"$ref"')
     assert httpserver.log == []
@@ -343,15 +360,21 @@ def test_spec_checks_give_the_resolver_nothing_to_fetch_with():
 
 def test_broken_and_looping_refs_are_reported_without_recursion_errors():
     doc = _with_ref("#/components/schemas/A")
-    doc["components"] = {"schemas": {
-        "A": {"$ref": "#/components/schemas/B"},
-        "B": {"$ref": "#/components/schemas/A"},
-        "C": {"$ref": "#/components/schemas/Nope"},
-        "Tree": {"type": "object", "properties": {
-            "children": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}},
-            "self": {"$ref": "#/components/schemas/Tree"}}},
-        "Loop": {"allOf": [{"$ref": "#/components/schemas/Loop"}], "required": ["x"]},
-    }}
+    doc["components"] = {
+        "schemas": {
+            "A": {"$ref": "#/components/schemas/B"},
+            "B": {"$ref": "#/components/schemas/A"},
+            "C": {"$ref": "#/components/schemas/Nope"},
+            "Tree": {
+                "type": "object",
+                "properties": {
+                    "children": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}},
+                    "self": {"$ref": "#/components/schemas/Tree"},
+                },
+            },
+            "Loop": {"allOf": [{"$ref": "#/components/schemas/Loop"}], "required": ["x"]},
+        }
+    }
     verdict = check(doc)
     found = {(p.code, p.pointer) for p in verdict.errors}
     assert ("ref_cycle", "/components/schemas/A/$ref") in found
@@ -365,12 +388,21 @@ def test_recursive_schemas_are_fine_and_detection_terminates():
     doc["paths"]["/trees"] = {}
     doc["paths"]["/trees"]["post"] = {
         "operationId": "addTree",
-        "requestBody": {"content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/Tree"}}}},
+        "requestBody": {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Tree"}}}
+        },
         "responses": {"200": {"description": "ok"}},
     }
-    doc["components"] = {"schemas": {"Tree": {"type": "object", "properties": {
-        "children": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}}}}}}
+    doc["components"] = {
+        "schemas": {
+            "Tree": {
+                "type": "object",
+                "properties": {
+                    "children": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}}
+                },
+            }
+        }
+    }
     verdict = check(doc)
     assert verdict.valid
     body = verdict.operations[1].request_body
@@ -382,12 +414,10 @@ def test_recursive_schemas_are_fine_and_detection_terminates():
 
 def test_validated_documents_are_not_kept_in_memory():
     """osv keeps every validated spec alive (its issue #523); the engine must not."""
-    base = json.loads(EXAMPLES[1]["schema"] and json.dumps(
-        yaml.safe_load(EXAMPLES[1]["schema"])))
+    base = json.loads(EXAMPLES[1]["schema"] and json.dumps(yaml.safe_load(EXAMPLES[1]["schema"])))
     base["components"]["schemas"]["Filler"] = {
         "type": "object",
-        "properties": {f"p{i}": {"type": "string", "description": "x" * 200}
-                       for i in range(150)},
+        "properties": {f"p{i}": {"type": "string", "description": "x" * 200} for i in range(150)},
     }
 
     def variant(i: int) -> str:
@@ -436,8 +466,12 @@ def test_the_downgrade_list_is_exactly_default_mismatch():
 def test_a_default_that_does_not_match_is_a_warning_with_its_place():
     doc = document()
     doc["paths"]["/pets/{id}"]["get"]["parameters"].append(
-        {"name": "limit", "in": "query",
-         "schema": {"type": "integer", "default": "20 - incident_summary"}})
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "default": "20 - incident_summary"},
+        }
+    )
     text = json.dumps(doc, indent=2)
     verdict = openapi.validate(text)
     assert verdict.valid
@@ -459,8 +493,9 @@ def test_an_invalid_schema_object_stays_an_error():
 
 def test_a_hostile_pattern_does_not_hang_the_default_check():
     doc = document()
-    doc["components"] = {"schemas": {"S": {
-        "type": "string", "pattern": "^(a+)+$", "default": "a" * 40 + "!"}}}
+    doc["components"] = {
+        "schemas": {"S": {"type": "string", "pattern": "^(a+)+$", "default": "a" * 40 + "!"}}
+    }
     started = time.perf_counter()
     verdict = check(doc)
     assert time.perf_counter() - started < 2
@@ -472,11 +507,20 @@ def test_a_hostile_pattern_does_not_hang_the_default_check():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "{", "\x00\x01", "- a\n- b", "openapi: 3.1.0\n" * 3, "a: &a [*a]", b"\xff\xfe",
-     "openapi: 3.1.0\npaths: {'/a}': {get: {}}}\n", '{"openapi": "3.1.0", "paths": []}',
-     "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n"
-     "      parameters: [{}, 3, {name: [1], in: {}}]\n      responses: {'200': 7}\n",
-     "openapi: 3.1.0\ncomponents: {schemas: {A: {allOf: 3, properties: [], default: 1}}}\n"],
+    [
+        "",
+        "{",
+        "\x00\x01",
+        "- a\n- b",
+        "openapi: 3.1.0\n" * 3,
+        "a: &a [*a]",
+        b"\xff\xfe",
+        "openapi: 3.1.0\npaths: {'/a}': {get: {}}}\n",
+        '{"openapi": "3.1.0", "paths": []}',
+        "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n"
+        "      parameters: [{}, 3, {name: [1], in: {}}]\n      responses: {'200': 7}\n",
+        "openapi: 3.1.0\ncomponents: {schemas: {A: {allOf: 3, properties: [], default: 1}}}\n",
+    ],
 )
 def test_any_text_gets_a_verdict(text):
     verdict = openapi.validate(text)
