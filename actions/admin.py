@@ -3,6 +3,7 @@ forms show a masked hint and an empty password box that keeps the stored value w
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Count
 
 from actions.models import (
@@ -14,28 +15,10 @@ from actions.models import (
     Operation,
     SchemaImport,
 )
+from actions.services import AUTH_FIELDS, action_update
 from config.encryption import mask_secret
+from config.errors import RuleViolation
 from workspaces.admin_scoping import ScopedModelAdmin, ScopedTabularInline
-from workspaces.audit import audit_record
-from workspaces.models import AuditKind
-
-AUTH_FIELDS = [
-    "auth_type",
-    "api_key",
-    "api_key_auth_type",
-    "custom_header",
-    "oauth_client_id",
-    "oauth_client_secret",
-    "authorization_url",
-    "token_url",
-    "revocation_url",
-    "scope",
-    "token_exchange_method",
-]
-
-
-def auth_snapshot(action: Action) -> dict:
-    return {field: getattr(action, field) for field in AUTH_FIELDS}
 
 
 class SecretInput(forms.PasswordInput):
@@ -44,13 +27,20 @@ class SecretInput(forms.PasswordInput):
 
 
 class ActionAdminForm(forms.ModelForm):
+    """Edits authentication and the privacy policy URL through `action_update`, so the admin
+    obeys the same rules (and writes the same audit rows) as the editor and the API. The
+    schema is changed in the editor, where its verdict is shown."""
+
     class Meta:
         model = Action
-        fields = ["gpt", "workspace", "privacy_policy_url", *AUTH_FIELDS, "schema", "schema_format"]
+        fields = ["privacy_policy_url", *AUTH_FIELDS]
         widgets = {"api_key": SecretInput(), "oauth_client_secret": SecretInput()}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, acting_user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.acting_user = acting_user
+        # The row as stored: the service compares against it (audit before/after, kept secrets).
+        self.instance_before = Action.objects.get(pk=self.instance.pk) if self.instance.pk else None
         for name in ("api_key", "oauth_client_secret"):
             if name in self.fields:
                 current = getattr(self.instance, name, "")
@@ -61,11 +51,37 @@ class ActionAdminForm(forms.ModelForm):
                     else "Not set."
                 )
 
+    def auth_payload(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "type": data.get("auth_type"),
+            "api_key": data.get("api_key") or "",
+            "auth_type": data.get("api_key_auth_type"),
+            "custom_header": data.get("custom_header") or "",
+            "client_id": data.get("oauth_client_id") or "",
+            "client_secret": data.get("oauth_client_secret") or "",
+            "authorization_url": data.get("authorization_url") or "",
+            "token_url": data.get("token_url") or "",
+            "revocation_url": data.get("revocation_url") or "",
+            "scope": data.get("scope") or "",
+            "token_exchange_method": data.get("token_exchange_method"),
+        }
+
     def clean(self):
         cleaned = super().clean()
-        for name in ("api_key", "oauth_client_secret"):
-            if name in cleaned and not cleaned[name]:
-                cleaned[name] = getattr(self.instance, name, "")
+        if self.errors:
+            return cleaned
+        try:
+            # Validate the whole change now, in a savepoint, so a refusal is shown on the form.
+            with transaction.atomic():
+                self.saved = action_update(
+                    action=self.instance_before,
+                    acting_user=self.acting_user,
+                    auth=self.auth_payload(),
+                    privacy_policy_url=cleaned.get("privacy_policy_url") or "",
+                )
+        except RuleViolation as exc:
+            raise forms.ValidationError(exc.detail) from None
         return cleaned
 
 
@@ -99,9 +115,12 @@ class ActionAdmin(ScopedModelAdmin):
     list_filter = ["auth_type", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["domain", "gpt__name"]
     list_select_related = ["gpt", "workspace"]
-    autocomplete_fields = ["gpt", "workspace"]
     readonly_fields = [
+        "gpt",
+        "workspace",
         "domain",
+        "schema",
+        "schema_format",
         "openapi_version",
         "errors",
         "warnings",
@@ -127,19 +146,20 @@ class ActionAdmin(ScopedModelAdmin):
     def connection_count(self, obj) -> int:
         return obj.connection_count
 
+    def get_form(self, request, obj=None, **kwargs):
+        form_class = super().get_form(request, obj, **kwargs)
+
+        class BoundActionForm(form_class):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, acting_user=request.user, **inner)
+
+        return BoundActionForm
+
     def save_model(self, request, obj, form, change):
-        before = auth_snapshot(Action.objects.get(pk=obj.pk)) if change else None
-        super().save_model(request, obj, form, change)
-        after = auth_snapshot(obj)
-        if before != after:
-            audit_record(
-                workspace=obj.workspace,
-                actor=request.user,
-                kind=AuditKind.ACTION_AUTH_CHANGED,
-                target=str(obj),
-                before=before,
-                after=after,
-            )
+        """Already saved by `action_update` while the form was cleaned."""
+
+    def has_add_permission(self, request, obj=None):
+        return False  # actions are created with a schema, in the editor or the API
 
 
 @admin.register(Operation)

@@ -95,10 +95,10 @@ def test_autocomplete_returns_only_own_workspace(client, two_workspaces):
 
 def test_foreign_key_choices_are_scoped(client, two_workspaces):
     client.force_login(two_workspaces["admin_a"])
-    response = client.get(reverse("admin:actions_action_add"))
+    response = client.get(reverse("admin:gpts_gpt_add"))
     assert response.status_code == 200
-    choices = {str(gpt) for gpt in response.context["adminform"].form.fields["gpt"].queryset}
-    assert choices == {"Acme helper"}
+    choices = {str(w) for w in response.context["adminform"].form.fields["workspace"].queryset}
+    assert choices == {"Acme"}
 
 
 def test_members_and_non_staff_get_no_admin(client, two_workspaces):
@@ -124,3 +124,35 @@ def test_secrets_are_masked_in_the_action_form(client, two_workspaces):
     html = client.get(reverse("admin:actions_action_change", args=[action.pk])).content.decode()
     assert "topsecret" not in html
     assert "sk-…9fA2" in html
+
+
+def test_admin_auth_edits_go_through_the_service_rules(client, two_workspaces):
+    """The admin can not save what the API would refuse, and its changes are audited."""
+    action = Action.objects.get(workspace=two_workspaces["acme"])
+    client.force_login(two_workspaces["admin_a"])
+    url = reverse("admin:actions_action_change", args=[action.pk])
+    form = {
+        "privacy_policy_url": "",
+        "auth_type": "api_key",
+        "api_key": "",
+        "api_key_auth_type": "custom",
+        "custom_header": "Bad Header",
+        "token_exchange_method": "default_post",
+        "operations-TOTAL_FORMS": "0",
+        "operations-INITIAL_FORMS": "0",
+    }
+    refused = client.post(url, form)
+    assert refused.status_code == 200
+    assert "valid header name" in refused.content.decode()
+    action.refresh_from_db()
+    assert action.auth_type == "none"
+
+    form.update({"api_key": "sk-admin-set-1234", "custom_header": "X-Api-Key"})
+    saved = client.post(url, form)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    action.refresh_from_db()
+    assert (action.auth_type, action.api_key, action.custom_header) == (
+        "api_key", "sk-admin-set-1234", "X-Api-Key")
+    event = AuditEvent.objects.filter(kind="action_auth_changed").latest("id")
+    assert event.actor == two_workspaces["admin_a"]
+    assert "sk-admin-set-1234" not in str(event.after)
