@@ -160,6 +160,9 @@ class SchemaImport(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the task was last handed to the broker; empty while the queue could not take it
+    # (the job then waits, saved, for a re-dispatch: actions.imports.import_dispatch_pending).
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,8 +1,18 @@
 """Celery tasks. Each takes ids, re-reads its rows, calls a service, and owns its retries."""
 
-from celery import shared_task
+import logging
 
-from actions.imports import RetryableImportError, import_give_up, import_run
+from celery import shared_task
+from celery.signals import worker_ready
+
+from actions.imports import (
+    RetryableImportError,
+    import_dispatch_pending,
+    import_give_up,
+    import_run,
+)
+
+logger = logging.getLogger(__name__)
 
 MAX_IMPORT_RETRIES = 4
 
@@ -18,3 +28,20 @@ def import_schema(self, job_id: int) -> None:
             return
         # Exponential backoff: 2, 4, 8, 16 s.
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+
+
+@shared_task(ignore_result=True)
+def dispatch_pending_imports() -> int:
+    """Queue the imports the broker could not take when they were asked for (celery beat runs
+    this every 30 s: CELERY_BEAT_SCHEDULE)."""
+    return import_dispatch_pending()
+
+
+@worker_ready.connect
+def _dispatch_pending_on_worker_start(sender=None, **kwargs) -> None:
+    """A worker coming up (often right after the broker came back) catches up at once rather
+    than at the next beat."""
+    try:
+        dispatch_pending_imports.delay()
+    except Exception:  # a worker must start even if this publish fails; beat tries again
+        logger.exception("could not queue dispatch_pending_imports at worker start")

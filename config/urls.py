@@ -3,7 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config import views
-from config.login import ThrottledLoginView
+from config.login import ThrottledLoginView, throttle_admin_login
+
+# The admin's login page gets the same throttle as /accounts/login/ (set before admin.site.urls
+# is read: its "login/" route takes self.login).
+admin.site.login = throttle_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from actions.api.base import ApiView
+from actions.api.base import ApiView, Pagination
 from actions.models import ConnectedAccount, ConnectionStatus
 from actions.oauth.revoke import connection_revoke
 from actions.oauth.selectors import connection_list_for_user
@@ -40,6 +40,8 @@ def connected_account_data(account: ConnectedAccount) -> dict:
 
 
 class ConnectedAccountListView(ApiView):
+    pagination_class = Pagination  # documents the paginated list (self.paginated)
+
     @extend_schema(responses=ConnectedAccountSerializer(many=True))
     def get(self, request):
         return self.paginated(connection_list_for_user(user=request.user), connected_account_data)

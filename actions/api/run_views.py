@@ -6,11 +6,16 @@ the API's exception handler turns into `{"code", "detail", ...}` with their stat
 """
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from actions.api.base import ApiView
+from actions.api.base import ApiView, Pagination
 from actions.models import Action, Consent, Operation
 from actions.runtime.run import CONSENT_CHOICES, consent_revoke, operation_run
 from actions.runtime.tools import gpt_tools
@@ -46,9 +51,7 @@ RunMessage = inline_serializer(
 RunResult = inline_serializer(
     "RunResult",
     {
-        "status": serializers.ChoiceField(
-            choices=["ok", "rate_limited", "upstream_error", "declined"]
-        ),
+        "status": serializers.ChoiceField(choices=["ok", "rate_limited", "upstream_error"]),
         "request": RunMessage,
         "response": inline_serializer(
             "RunResponse",
@@ -61,8 +64,23 @@ RunResult = inline_serializer(
             },
         ),
         "retry_after": serializers.CharField(required=False, allow_null=True),
+        "detail": serializers.CharField(required=False),
         "duration_ms": serializers.IntegerField(),
     },
+)
+RunDeclined = inline_serializer(
+    "RunDeclined",
+    {
+        "status": serializers.ChoiceField(choices=["declined"]),
+        "detail": serializers.CharField(),
+        "operation_id": serializers.CharField(),
+    },
+)
+# A 200 is either a call that was sent (whatever the API answered) or the user's "decline".
+RunOutcome = PolymorphicProxySerializer(
+    component_name="RunOutcome",
+    serializers=[RunResult, RunDeclined],
+    resource_type_field_name=None,
 )
 ErrorBody = inline_serializer(
     "RunError", {"code": serializers.CharField(), "detail": serializers.CharField()}
@@ -76,7 +94,7 @@ class OperationRunView(ApiView):
     @extend_schema(
         request=RunRequest,
         responses={
-            200: RunResult,
+            200: RunOutcome,
             400: OpenApiResponse(ErrorBody, description="invalid_arguments (names the argument)"),
             401: OpenApiResponse(ErrorBody, description="oauth_required, with authorize_url"),
             403: OpenApiResponse(ErrorBody, description="domain_not_allowed, address_not_allowed"),
@@ -173,6 +191,8 @@ def consent_data(consent: Consent) -> dict:
 
 class ConsentListView(ApiView):
     """GET /api/v1/me/consents/: the caller's own remembered approvals, paginated."""
+
+    pagination_class = Pagination  # documents the paginated list (self.paginated)
 
     @extend_schema(responses=ConsentSerializer(many=True))
     def get(self, request):

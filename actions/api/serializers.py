@@ -91,12 +91,18 @@ def operation_data(operation) -> dict:
 class AuthSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=AuthType.values)
     api_key = serializers.CharField(write_only=True, required=False)
-    api_key_hint = serializers.CharField(read_only=True)
+    # Hints are not read_only: drf-spectacular makes read-only fields required in responses, and
+    # a hint is only present for its own auth type. Input ignores them.
+    api_key_hint = serializers.CharField(
+        required=False, help_text="Responses only: the stored API key, masked."
+    )
     auth_type = serializers.ChoiceField(choices=["basic", "bearer", "custom"], required=False)
     custom_header = serializers.CharField(required=False)
     client_id = serializers.CharField(required=False)
     client_secret = serializers.CharField(write_only=True, required=False)
-    client_secret_hint = serializers.CharField(read_only=True)
+    client_secret_hint = serializers.CharField(
+        required=False, help_text="Responses only: the stored client secret, masked."
+    )
     authorization_url = serializers.URLField(required=False)
     token_url = serializers.URLField(required=False)
     scope = serializers.CharField(required=False, allow_blank=True)

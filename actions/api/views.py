@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from actions import openapi
 from actions.api import serializers as out
-from actions.api.base import ApiView
+from actions.api.base import ApiView, Pagination
 from actions.models import Action, Operation
 from actions.selectors import action_get_for_member, import_get_for_member
 from actions.services import action_create, action_delete, action_update
@@ -57,6 +57,8 @@ def policy_errors(actions, workspace) -> dict[int, list[dict]]:
 
 
 class WorkspaceListView(ApiView):
+    pagination_class = Pagination  # documents the paginated list (self.paginated)
+
     @extend_schema(responses=out.WorkspaceSerializer(many=True))
     def get(self, request):
         memberships = (
@@ -144,6 +146,8 @@ def gpt_queryset(user, workspace=None):
 
 
 class GPTListView(ApiView):
+    pagination_class = Pagination  # documents the paginated list (self.paginated)
+
     @extend_schema(responses=out.GPTSerializer(many=True))
     def get(self, request, slug):
         workspace, _ = workspace_get_for_member(slug=slug, user=request.user)

@@ -6,8 +6,9 @@ reported; a last problem says how many more there are.
 
 What does not depend on the caller (everything but the deployment's insecure-host allowlist)
 is cached in a small LRU keyed by the SHA-256 of the text, so checking the text the editor just
-checked (validate, then save) costs a hash. The cache holds verdict data only, never the
-parsed document.
+checked (validate, then save) costs a hash. That cache holds verdict data only, never the
+parsed document. A re-check after a small edit of a large JSON text re-parses only the edited
+section (memo.py keeps the last two large parses for that); the checks then run as usual.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from actions.openapi import memo
 from actions.openapi.detect import Operation, detect_operations
-from actions.openapi.parsing import ParsedDocument, gc_paused, parse
+from actions.openapi.parsing import ParsedDocument, gc_paused, max_bytes_default, parse
 from actions.openapi.problems import ERROR, WARNING, Problem, SchemaParseError
 from actions.openapi.refs import LocalResolver, ref_problems
 from actions.openapi.rules import (
@@ -127,8 +129,9 @@ _cache = _VerdictCache(CACHE_ENTRIES, CACHE_WEIGHT)
 
 
 def clear_cache() -> None:
-    """Forget cached verdicts (tests, benchmarks)."""
+    """Forget cached verdicts and cached parses (tests, benchmarks)."""
     _cache.clear()
+    memo.clear()
 
 
 def validate(
@@ -220,7 +223,9 @@ def _core(text_or_parsed: Any) -> _Core:
         if isinstance(text_or_parsed, ParsedDocument):
             parsed = text_or_parsed
         else:
-            parsed = parse(text_or_parsed)
+            # A large JSON text that is a small edit of one just checked is re-parsed only
+            # where it changed (see memo.py); otherwise, and for every error, the cold parse.
+            parsed = memo.parse(text_or_parsed, max_bytes_default()) or parse(text_or_parsed)
     except SchemaParseError as exc:
         return _finish(None, None, [], [], exc.problems)
     except RecursionError:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError
 
 from actions.models import Action, AuthType, Consent, Invocation, InvocationStatus, Operation
@@ -161,6 +162,12 @@ def _remember(*, user, action: Action, operation: Operation) -> None:
         pass
 
 
+def _call_timeout() -> float:
+    # The product's limit is 45 s; settings.ACTION_CALL_TIMEOUT_SECONDS shortens it (the fault
+    # tests wait a second, not 45).
+    return float(getattr(settings, "ACTION_CALL_TIMEOUT_SECONDS", None) or TIMEOUT_SECONDS)
+
+
 def _policy_check(action: Action, host: str) -> None:
     domain_check(workspace=action.workspace, host=host)
 
@@ -225,7 +232,7 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
             headers=headers,
             body=built.body,
             host_check=lambda host: _policy_check(action, host),
-            timeout=TIMEOUT_SECONDS,
+            timeout=_call_timeout(),
             max_body_chars=MAX_BODY_CHARS,
             max_redirects=MAX_REDIRECTS,
         )
