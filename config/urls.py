@@ -22,3 +22,4 @@ urlpatterns = [
     path("", include("actions.oauth.urls")),
     path("healthz", views.healthz, name="healthz"),
 ]
+handler404 = "config.views.not_found"

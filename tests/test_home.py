@@ -41,3 +41,11 @@ def test_login_page_logs_in(client):
     assert response.status_code == 302
     bad = client.post("/accounts/login/", {"username": "walter", "password": "nope"})
     assert bad.status_code == 200 and "alert" in bad.content.decode()
+
+
+def test_unknown_urls_answer_404_in_the_callers_language(client):
+    api = client.get("/api/v1/no-such-thing/")
+    assert api.status_code == 404
+    assert api.json() == {"code": "not_found", "detail": "Not found."}
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and "Not found" in page.content.decode()

@@ -17,7 +17,8 @@ class Pagination(LimitOffsetPagination):
 
 
 class ApiView(APIView):
-    """Base of every endpoint: JSON in, JSON out, bodies capped before parsing."""
+    # Base of every endpoint: JSON in, JSON out, bodies capped before parsing. (A comment, not
+    # a docstring: drf-spectacular would show a docstring as every operation's description.)
 
     parser_classes = [JSONParser]
 
