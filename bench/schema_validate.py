@@ -48,12 +48,14 @@ def best(function, runs: int) -> float:
 def small_edit(text: str) -> str:
     """A few words typed into the description nearest the middle of the document."""
     for needle in ('"description": "', "description: "):
-        found = text.find(needle, len(text) // 2)
-        if found < 0:
-            found = text.find(needle)
-        if found >= 0:
-            cut = found + len(needle)
-            return text[:cut] + "Edited. " + text[cut:]
+        for start in (len(text) // 2, 0):
+            found = text.find(needle, start)
+            # In YAML, a plain one-line value (typing before `|-` or `>` would break it).
+            while found >= 0 and not text[found + len(needle) : found + len(needle) + 1].isalnum():
+                found = text.find(needle, found + 1)
+            if found >= 0:
+                cut = found + len(needle)
+                return text[:cut] + "Edited. " + text[cut:]
     return text + "\n"
 
 
