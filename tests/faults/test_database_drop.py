@@ -23,7 +23,7 @@ from django.db import connection
 from actions.models import Action, Invocation, Operation
 from actions.services import action_create
 from tests.factories import add_member, make_gpt, make_workspace
-from tests.faults.conftest import bearer_token, http_json, wait_for
+from tests.faults.conftest import bearer_token, http_json, require, wait_for
 from workspaces.models import AuditEvent, Plan, Role
 from workspaces.services import domain_policy_update
 
@@ -63,6 +63,7 @@ def raw_connection() -> psycopg.Connection:
 
 @pytest.fixture
 def scene(live_server, settings):
+    require(connection.vendor == "postgresql", "these tests end PostgreSQL sessions")
     port = int(live_server.url.rsplit(":", 1)[1])
     settings.ACTION_DOMAIN_ALLOW_IP_LITERALS = True
     acme = make_workspace("Acme", plan=Plan.ENTERPRISE)
@@ -81,27 +82,35 @@ def scene(live_server, settings):
     }
 
 
-def terminate_when(predicate_sql: str, params, timeout=15.0) -> tuple[int, bool, str]:
+def terminate_when(predicate_sql: str, params, timeout=15.0) -> tuple[int, set[str], str]:
     """Find exactly one other session of this database matching `predicate_sql` and end it.
-    Returns its pid, whether its transaction had written anything yet (it had a transaction
-    id) and the statement it was on."""
+    Returns its pid, the tables its transaction had written to so far (it holds their
+    RowExclusiveLock, which INSERT/UPDATE/DELETE take and SELECT ... FOR UPDATE does not) and
+    the statement it was on."""
     with closing(raw_connection()) as killer:
-        found: list[tuple[int, bool, str]] = []
+        found: list[tuple[int, str]] = []
 
         def spotted() -> bool:
-            rows = killer.execute(
-                "SELECT pid, backend_xid IS NOT NULL, query FROM pg_stat_activity "
+            found[:] = killer.execute(
+                "SELECT pid, query FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
                 f"AND {predicate_sql}",
                 params,
             ).fetchall()
-            found[:] = rows
             return len(found) == 1
 
         assert wait_for(spotted, timeout=timeout, interval=0.02), found
-        [(pid, wrote, query)] = found
+        [(pid, query)] = found
+        written = {
+            row[0]
+            for row in killer.execute(
+                "SELECT relation::regclass::text FROM pg_locks "
+                "WHERE pid = %s AND locktype = 'relation' AND mode = 'RowExclusiveLock'",
+                [pid],
+            )
+        }
         assert killer.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
-        return pid, wrote, query
+        return pid, written, query
 
 
 # A new schema and new authentication: the action row, its operations, an audit event.
@@ -130,13 +139,17 @@ def test_connection_dropped_between_two_writes_leaves_nothing_half_saved(scene, 
         )
         locker_pid = locker.info.backend_pid
         future = pool.submit(http_json, scene["base"], "PATCH", path, scene["token"], CHANGE)
-        blocked, wrote, statement = terminate_when("%s = ANY(pg_blocking_pids(pid))", [locker_pid])
+        blocked, written, statement = terminate_when(
+            "%s = ANY(pg_blocking_pids(pid))", [locker_pid]
+        )
         locker.execute("ROLLBACK")
         status, headers, body = future.result(timeout=30)
 
     assert blocked != locker_pid
-    # Cut between the writes: the action row was already updated in that transaction.
-    assert wrote and statement.startswith('DELETE FROM "actions_operation"'), statement
+    # Cut between the writes: the action row was already updated in that transaction, the
+    # operations were being replaced.
+    assert "actions_action" in written, written
+    assert statement.startswith('DELETE FROM "actions_operation"'), statement
     assert status == 503, body
     assert body["code"] == "database_unavailable"
     assert "Nothing was saved" in body["detail"]
@@ -166,7 +179,8 @@ def test_connection_dropped_during_a_runs_outbound_call(scene, settings, raw_ser
     action = action_create(
         gpt=gpt, acting_user=scene["builder"], schema=schema(upstream.port, "Things", "getThings")
     )
-    own_pid = connection.cursor().connection.info.backend_pid  # this test's own session
+    with connection.cursor() as cursor:
+        own_pid = cursor.connection.info.backend_pid  # this test's own session
     path = f"/api/v1/actions/{action.pk}/operations/getThings/run"
 
     with ThreadPoolExecutor(1) as pool:
