@@ -24,8 +24,10 @@ run: venv
 	@echo "Serving http://127.0.0.1:$(PORT)  (log in with a user printed above; Ctrl-C stops)"
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# -B runs Celery beat inside the worker (re-dispatches imports a broker outage left waiting);
+# with several workers, run one `celery -A config beat` instead.
 worker: venv
-	$(RUN_ENV) $(BIN)/celery -A config worker --loglevel=info --concurrency=2
+	$(RUN_ENV) $(BIN)/celery -A config worker -B --loglevel=info --concurrency=2
 
 # The whole suite against PostgreSQL, with a real Redis broker and Celery worker for the
 # integration tests and Debian's Chromium for the browser tests.

@@ -301,7 +301,9 @@ def schema_text(body: dict) -> str:
 
 
 class SchemaValidateView(ApiView):
-    """Stateless: any text gets a verdict (200), never an error."""
+    """Check a schema's text: any text gets a verdict (200), never an error."""
+
+    accepts_nul = True
 
     @extend_schema(request=SchemaText, responses=OpenApiResponse(description="The verdict."))
     def post(self, request):
@@ -333,6 +335,8 @@ class SchemaExamplesView(ApiView):
 
 
 class SchemaFormatView(ApiView):
+    accepts_nul = True  # the schema engine explains why such text can not be formatted
+
     @extend_schema(request=SchemaText, responses=SchemaText)
     def post(self, request):
         try:
@@ -352,7 +356,13 @@ class SchemaFormatView(ApiView):
 class ImportCreateView(ApiView):
     @extend_schema(
         request=inline_serializer("ImportRequest", {"url": serializers.URLField()}),
-        responses={202: out.SchemaImportSerializer},
+        responses={
+            202: out.SchemaImportSerializer,
+            503: OpenApiResponse(
+                description="queue_unavailable: the import is saved and starts when the task "
+                "queue is back (import_id says which)."
+            ),
+        },
     )
     def post(self, request, action_id):
         from actions.imports import import_request

@@ -183,3 +183,12 @@ def test_pagination(world, api):
         make_gpt(world["acme"], created_by=world["builder"], visibility="workspace")
     page = api(world["member"]).get(gpts_url(world) + "?limit=5").json()
     assert len(page["results"]) == 5 and page["count"] == 7 and page["next"]
+
+
+@pytest.mark.parametrize("body", [{"name": "Nul\x00name"}, {"name": "ok", "apps": ["\x00"]},
+                                  {"name": "ok", "instructions": "a\x00b"}])
+def test_nul_characters_are_a_clear_400(world, api, body):
+    response = api(world["builder"]).post(gpts_url(world), body, format="json")
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+    assert not GPT.objects.exists()
