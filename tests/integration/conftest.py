@@ -137,7 +137,10 @@ def celery_worker_factory(broker, transactional_db, settings):
         return worker
 
     if connection.vendor != "postgresql":
-        pytest.skip("a worker process needs a shared PostgreSQL database")
+        message = "a worker process needs a shared PostgreSQL database (set DATABASE_URL)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     yield start
     for worker in workers:
         worker.stop()
