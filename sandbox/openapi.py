@@ -8,7 +8,7 @@ import json
 
 from django.conf import settings
 
-TODO_SCHEMA = {
+TASK_ITEM_SCHEMA = {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
@@ -64,7 +64,7 @@ def todo_openapi_document(site_url: str | None = None) -> dict:
                         "200": _json(
                             {
                                 "type": "object",
-                                "properties": {"todos": {"type": "array", "items": TODO_SCHEMA}},
+                                "properties": {"todos": {"type": "array", "items": TASK_ITEM_SCHEMA}},
                             },
                             "Your to-dos, oldest first.",
                         ),
@@ -92,7 +92,7 @@ def todo_openapi_document(site_url: str | None = None) -> dict:
                         },
                     },
                     "responses": {
-                        "201": _json(TODO_SCHEMA, "The new to-do."),
+                        "201": _json(TASK_ITEM_SCHEMA, "The new to-do."),
                         "400": {"description": "Invalid to-do."},
                         **ERRORS,
                     },
@@ -104,7 +104,7 @@ def todo_openapi_document(site_url: str | None = None) -> dict:
                     "summary": "Read one to-do",
                     "parameters": [TODO_ID],
                     "responses": {
-                        "200": _json(TODO_SCHEMA, "The to-do."),
+                        "200": _json(TASK_ITEM_SCHEMA, "The to-do."),
                         "404": {"description": "No such to-do."},
                         **ERRORS,
                     },
@@ -128,7 +128,7 @@ def todo_openapi_document(site_url: str | None = None) -> dict:
                         },
                     },
                     "responses": {
-                        "200": _json(TODO_SCHEMA, "The updated to-do."),
+                        "200": _json(TASK_ITEM_SCHEMA, "The updated to-do."),
                         "404": {"description": "No such to-do."},
                         **ERRORS,
                     },

@@ -47,7 +47,7 @@ def weather_location(request):
 # Bearer tokens of the sandbox's own OAuth provider (django-oauth-toolkit), scope "todos". The
 # token's user owns the list. No cookies are looked at, so CSRF does not apply.
 
-TODO_SCOPE = "todos"
+TASKS_SCOPE = "todos"
 MAX_TODOS_PER_USER = 500
 MAX_BODY_BYTES = 10_000
 
@@ -76,13 +76,13 @@ def todos_protected(view):
                 "Send a valid access token of the sandbox provider as a Bearer token.",
                 challenge='Bearer realm="sandbox", error="invalid_token"',
             )
-        if not token.allow_scopes([TODO_SCOPE]):
+        if not token.allow_scopes([TASKS_SCOPE]):
             return _problem(
                 403,
                 "insufficient_scope",
-                f"The access token lacks the {TODO_SCOPE} scope.",
+                f"The access token lacks the {TASKS_SCOPE} scope.",
                 challenge=f'Bearer realm="sandbox", error="insufficient_scope", '
-                f'scope="{TODO_SCOPE}"',
+                f'scope="{TASKS_SCOPE}"',
             )
         request.resource_owner = token.user
         return view(request, *args, **kwargs)

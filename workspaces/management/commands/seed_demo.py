@@ -32,7 +32,7 @@ PEOPLE = [
 ]
 WORKSPACES = [("acme", "Acme", Plan.ENTERPRISE), ("globex", "Globex", Plan.TEAM)]
 DEMO_GPT_NAME = "Weather helper"
-TODO_GPT_NAME = "To-do helper"
+TASKS_GPT_NAME = "To-do helper"
 SANDBOX_APP_NAME = "Sandbox to-dos"
 
 
@@ -86,7 +86,7 @@ class Command(BaseCommand):
         token from the sandbox provider, so a newcomer can connect an account on first run."""
         gpt, _ = GPT.objects.get_or_create(
             workspace=workspace,
-            name=TODO_GPT_NAME,
+            name=TASKS_GPT_NAME,
             defaults={
                 "created_by": alice,
                 "visibility": Visibility.WORKSPACE,
