@@ -64,7 +64,9 @@ def todo_openapi_document(site_url: str | None = None) -> dict:
                         "200": _json(
                             {
                                 "type": "object",
-                                "properties": {"todos": {"type": "array", "items": TASK_ITEM_SCHEMA}},
+                                "properties": {
+                                    "todos": {"type": "array", "items": TASK_ITEM_SCHEMA}
+                                },
                             },
                             "Your to-dos, oldest first.",
                         ),

@@ -48,7 +48,7 @@ def weather_location(request):
 # token's user owns the list. No cookies are looked at, so CSRF does not apply.
 
 TASKS_SCOPE = "todos"
-MAX_TODOS_PER_USER = 500
+MAX_ITEMS_PER_USER = 500
 MAX_BODY_BYTES = 10_000
 
 
@@ -144,9 +144,9 @@ def todo_list(request):
     fields, problem = _clean_fields(data, partial=False)
     if problem:
         return problem
-    if todos.count() >= MAX_TODOS_PER_USER:
+    if todos.count() >= MAX_ITEMS_PER_USER:
         return _problem(
-            409, "too_many", f"A list holds at most {MAX_TODOS_PER_USER} to-dos: delete some."
+            409, "too_many", f"A list holds at most {MAX_ITEMS_PER_USER} to-dos: delete some."
         )
     todo = Todo.objects.create(owner=request.resource_owner, **fields)
     return JsonResponse(todo_data(todo), status=201)
