@@ -41,9 +41,13 @@ browser-deps:
 lint: venv
 	$(BIN)/ruff check .
 
+# Benchmarks print figures measured against a baseline in the same run (see bench/README.md).
 bench: venv
 	$(PY) bench/schema_validate.py
 	$(PY) bench/domain_check.py
+	$(PY) bench/outbound_overhead.py
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/runtime_overhead.py
+	$(PY) bench/load_test.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
