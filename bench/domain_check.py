@@ -3,7 +3,7 @@
 Run from the project root: `.venv/bin/python bench/domain_check.py`. Both implementations
 normalise the host the same way (`normalize_host`); they differ only in the lookup, so the
 ratio shows what the suffix walk over two sets buys over scanning the list. The baseline is
-measured in the same run, on the same hosts. Figures: bench/README_domains.md.
+measured in the same run, on the same hosts. Figures: bench/README.md.
 """
 
 from __future__ import annotations

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import http.client
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -41,7 +43,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -175,6 +177,9 @@ def bench_env(*, database: str, upstream_port: int, web_port: int) -> dict[str, 
         "SECURE_SSL_REDIRECT": "false",
         "SITE_URL": f"http://{LOOPBACK}:{web_port}",
         "DATABASE_URL": f"{PG_SERVER}/{database}",
+        # Keep each worker's connection for the whole run (default: re-opened every 60 s) so
+        # the CPU time of its PostgreSQL backend can be read before and after each step.
+        "DATABASE_CONN_MAX_AGE": "3600",
         "CELERY_BROKER_URL": f"{REDIS}/12",
         "CACHE_URL": f"{REDIS}/11",
         "OUTBOUND_ALLOW_PRIVATE": f"{LOOPBACK}:{upstream_port}",
@@ -461,10 +466,20 @@ def remember_approvals(data: Seed, token: str) -> None:
 # gunicorn -------------------------------------------------------------------------------------
 
 
+# The project's gunicorn settings freeze start-up objects out of the garbage collector's sight
+# (see config/gunicorn.conf.py); --no-gc-freeze measures without that hook, for comparison.
+GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
+
+
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], port: int, workers: int, log: Path) -> Iterator[subprocess.Popen]:
-    """gunicorn in its own process group, stopped (with its workers) however the block ends."""
+def gunicorn(
+    env: dict[str, str], port: int, workers: int, log: Path, *, gc_freeze: bool = True
+) -> Iterator[subprocess.Popen]:
+    """gunicorn in its own process group, stopped (with its workers) however the block ends.
+
+    With `gc_freeze` (the default) it runs with the project's config/gunicorn.conf.py."""
     bind = check_loopback(f"http://{LOOPBACK}:{port}")
+    options = ["-c", str(GUNICORN_CONF)] if gc_freeze else []
     with log.open("w") as log_file:
         process = subprocess.Popen(
             [
@@ -478,6 +493,7 @@ def gunicorn(env: dict[str, str], port: int, workers: int, log: Path) -> Iterato
                 "60",
                 "--graceful-timeout",
                 "5",
+                *options,
             ],
             cwd=ROOT,
             env={**os.environ, **env},
@@ -528,19 +544,87 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def cpu_seconds(master_pid: int) -> float:
-    """User + system CPU time of gunicorn's master and workers so far.
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
-    Divided by the requests served, it is what one request costs the web tier whatever else
-    runs on the machine (latency is not: it includes waiting for a core)."""
-    ticks = 0
-    for pid in [master_pid, *children(master_pid)]:
+
+def database_backends(database: str) -> list[int]:
+    """PostgreSQL backends serving `database` (their process title names it)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return ticks / os.sysconf("SC_CLK_TCK")
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found.append(int(entry))
+    return found
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children (wrk runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+@dataclass
+class CpuSnapshot:
+    """Where the machine's CPU time went: our web tier, our database backends, the rest.
+
+    CPU time per request does not depend on what else runs on the machine (latency does: it
+    includes waiting for a core), and the share taken by other processes tells how much they
+    disturbed a measurement. A backend that ends between two snapshots is missed (its time goes
+    to "others"): bench_env keeps connections open for the whole run."""
+
+    web: float
+    database: dict[int, float]
+    own: float  # upstream API and this process
+    busy: float
+    total: float
+
+    @classmethod
+    def take(cls, *, master_pid: int, database: str, own_pids: list[int]) -> CpuSnapshot:
+        busy, total = machine_cpu()
+        web = sum(process_cpu(pid) for pid in [master_pid, *children(master_pid)])
+        backends = {pid: process_cpu(pid) for pid in database_backends(database)}
+        own = sum(process_cpu(pid) for pid in own_pids)
+        return cls(web=web, database=backends, own=own, busy=busy, total=total)
+
+
+@dataclass
+class CpuUse:
+    web_ms: float  # per request
+    database_ms: float  # per request
+    others_pct: float  # of the machine, by processes that are not part of this bench
+
+
+def cpu_use(
+    before: CpuSnapshot, after: CpuSnapshot, *, requests: int, load_generator: float
+) -> CpuUse:
+    web = after.web - before.web
+    database = sum(t - before.database.get(pid, 0.0) for pid, t in after.database.items())
+    others = (after.busy - before.busy) - web - database - (after.own - before.own)
+    others -= load_generator
+    return CpuUse(
+        web_ms=web * 1000 / max(requests, 1),
+        database_ms=database * 1000 / max(requests, 1),
+        others_pct=max(0.0, others) * 100 / max(after.total - before.total, 1e-9),
+    )
 
 
 # wrk ------------------------------------------------------------------------------------------
@@ -696,22 +780,21 @@ class Row:
     clients: int
     result: WrkResult
     queries: int
-    cpu_ms: float  # gunicorn CPU time per request
-    loadavg: float = field(default_factory=lambda: os.getloadavg()[0])
+    cpu: CpuUse
 
 
 def table(rows: list[Row]) -> str:
     lines = [
         "| endpoint | clients | req/s | p50 ms | p95 ms | p99 ms | errors | queries/request "
-        "| web CPU ms/request | load avg |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| CPU ms/request: web | database | other work on the machine |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         r = row.result
         lines.append(
             f"| {row.endpoint.label} | {row.clients} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
             f"{r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.errors} of {r.requests:,} | {row.queries} | "
-            f"{row.cpu_ms:.1f} | {row.loadavg:.1f} |"
+            f"{row.cpu.web_ms:.1f} | {row.cpu.database_ms:.1f} | {row.cpu.others_pct:.0f}% |"
         )
     return "\n".join(lines)
 
@@ -747,6 +830,12 @@ def main() -> None:
     parser.add_argument("--database", default="actions_bench")
     parser.add_argument("--only", default="", help="comma-separated endpoint keys")
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument(
+        "--no-gc-freeze",
+        dest="gc_freeze",
+        action="store_false",
+        help="run gunicorn without config/gunicorn.conf.py's gc.freeze() hook, for comparison",
+    )
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
@@ -779,6 +868,8 @@ def main() -> None:
         queries = count_queries(eps, token)
         connections.close_all()
         print(
+            f"gunicorn: {args.workers} sync workers"
+            f"{' with gc.freeze()' if args.gc_freeze else ''}; "
             f"Seeded {len(data.gpt_ids)} GPTs in {time.monotonic() - started:.1f} s; "
             f"queries/request: {queries}",
             flush=True,
@@ -787,7 +878,7 @@ def main() -> None:
         rows: list[Row] = []
         with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
             log = Path(tmp) / "gunicorn.log"
-            with gunicorn(env, web_port, args.workers, log) as master:
+            with gunicorn(env, web_port, args.workers, log, gc_freeze=args.gc_freeze) as master:
                 check_served(web_port, eps, token)
                 base = f"http://{LOOPBACK}:{web_port}"
                 for ep in eps:
@@ -796,15 +887,27 @@ def main() -> None:
                     if args.warmup:
                         run_wrk(url, script, 4, args.warmup)
                     for clients in client_counts:
-                        cpu_before = cpu_seconds(master.pid)
+                        snapshot = functools.partial(
+                            CpuSnapshot.take,
+                            master_pid=master.pid,
+                            database=args.database,
+                            own_pids=[upstream.pid, os.getpid()],
+                        )
+                        before, wrk_before = snapshot(), children_cpu()
                         result = run_wrk(url, script, clients, args.seconds)
-                        cpu_ms = (cpu_seconds(master.pid) - cpu_before) * 1000 / result.requests
-                        rows.append(Row(ep, clients, result, queries[ep.key], cpu_ms))
+                        cpu = cpu_use(
+                            before,
+                            snapshot(),
+                            requests=result.requests,
+                            load_generator=children_cpu() - wrk_before,
+                        )
+                        rows.append(Row(ep, clients, result, queries[ep.key], cpu))
                         print(
                             f"{ep.key:16} c={clients:<3} {result.rps:8.1f} req/s  "
                             f"p50 {result.p50_ms:7.1f}  p95 {result.p95_ms:7.1f}  "
                             f"p99 {result.p99_ms:7.1f} ms  errors {result.errors}  "
-                            f"cpu {cpu_ms:.1f} ms  load {os.getloadavg()[0]:.1f}",
+                            f"CPU/request web {cpu.web_ms:.1f} ms, db {cpu.database_ms:.1f} ms; "
+                            f"others {cpu.others_pct:.0f}%",
                             flush=True,
                         )
             errors_logged = [
