@@ -164,7 +164,7 @@ def test_bad_filter_and_method(application):
 def test_the_list_is_capped(application, monkeypatch):
     from sandbox import views
 
-    monkeypatch.setattr(views, "MAX_TODOS_PER_USER", 2)
+    monkeypatch.setattr(views, "MAX_ITEMS_PER_USER", 2)
     client = bearer(issue(application, make_user()))
     for title in ("a", "b"):
         assert send(client, "post", "/sandbox/api/todos", {"title": title}).status_code == 201
