@@ -18,7 +18,7 @@ TASK_ITEM_SCHEMA = {
     },
     "required": ["id", "title", "done", "created_at"],
 }
-TODO_ID = {
+TASK_ID_PARAMETER = {
     "name": "todo_id",
     "in": "path",
     "required": True,
@@ -104,7 +104,7 @@ def todo_openapi_document(site_url: str | None = None) -> dict:
                 "get": {
                     "operationId": "getTodo",
                     "summary": "Read one to-do",
-                    "parameters": [TODO_ID],
+                    "parameters": [TASK_ID_PARAMETER],
                     "responses": {
                         "200": _json(TASK_ITEM_SCHEMA, "The to-do."),
                         "404": {"description": "No such to-do."},
@@ -114,7 +114,7 @@ def todo_openapi_document(site_url: str | None = None) -> dict:
                 "patch": {
                     "operationId": "updateTodo",
                     "summary": "Rename a to-do or mark it done",
-                    "parameters": [TODO_ID],
+                    "parameters": [TASK_ID_PARAMETER],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -138,7 +138,7 @@ def todo_openapi_document(site_url: str | None = None) -> dict:
                 "delete": {
                     "operationId": "deleteTodo",
                     "summary": "Delete a to-do",
-                    "parameters": [TODO_ID],
+                    "parameters": [TASK_ID_PARAMETER],
                     "responses": {
                         "200": _json(
                             {
