@@ -9,24 +9,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from actions.models import ConnectedAccount, ConnectionStatus, Consent
-from tests.actions.oauth_support import allow_private, fake_provider_action, start_fake_provider
+from tests.actions.oauth_support import allow_private, fake_provider_action
 from tests.factories import add_member, make_gpt, make_user, make_workspace
 from workspaces.models import Role
-
-
-@pytest.fixture(scope="module")
-def fake_server():
-    # One server per module: stopping one waits half a second for its serving thread.
-    server = start_fake_provider()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.clear()
-    yield fake_server
-    fake_server.clear()
 
 
 def connection(user, action, **fields) -> ConnectedAccount:

@@ -29,7 +29,6 @@ from tests.actions.oauth_support import (
     query_of,
     sandbox_world,
     silent_server,
-    start_fake_provider,
 )
 from tests.factories import add_member, make_action, make_gpt, make_user, make_workspace
 from workspaces.models import AllowedDomain, Plan, Role
@@ -176,21 +175,6 @@ def test_state_of_another_user_is_refused_and_left_for_its_owner(live_server, se
 
 
 # State checks without a provider (test client) -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def fake_server():
-    # One server per module: stopping one waits half a second for its serving thread.
-    server = start_fake_provider()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.clear()
-    yield fake_server
-    fake_server.clear()
 
 
 @pytest.fixture

@@ -25,25 +25,9 @@ from tests.actions.oauth_support import (
     allow_private,
     fake_provider_action,
     sandbox_world,
-    start_fake_provider,
 )
 from tests.factories import add_member, make_gpt, make_workspace
 from workspaces.models import Role
-
-
-@pytest.fixture(scope="module")
-def fake_server():
-    # One server per module: stopping one waits half a second for its serving thread.
-    server = start_fake_provider()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.clear()
-    yield fake_server
-    fake_server.clear()
 
 
 @pytest.fixture
