@@ -16,8 +16,8 @@ from actions.models import (
     SchemaImport,
 )
 from actions.services import AUTH_FIELDS, action_update
-from config.encryption import mask_secret
-from config.errors import RuleViolation
+from kernel.encryption import mask_secret
+from kernel.errors import RuleViolation
 from workspaces.admin_scoping import ScopedModelAdmin, ScopedTabularInline
 
 

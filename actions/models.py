@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from config.encryption import EncryptedTextField
+from kernel.encryption import EncryptedTextField
 
 
 class AuthType(models.TextChoices):
@@ -161,7 +161,7 @@ class SchemaImport(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     # When the task was last handed to the broker; empty while the queue could not take it
-    # (the job then waits, saved, for a re-dispatch: actions.imports.import_dispatch_pending).
+    # (the job then waits, saved, for a re-dispatch: actions.tasks.import_dispatch_pending).
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

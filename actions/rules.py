@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from actions.models import ApiKeyAuthType, AuthType, TokenExchangeMethod
-from config.errors import RuleViolation
+from kernel.errors import RuleViolation
+from outbound import is_insecure_destination_allowed
 from workspaces.domains import DomainError, host_from_url, registrable_domain
 
 # RFC 9110 token characters: what a header name may be made of.
@@ -121,8 +122,6 @@ def _clean_oauth(auth: dict, current: dict) -> dict:
 
 
 def _oauth_url(auth: dict, key: str, *, required: bool) -> str:
-    from actions.runtime.outbound import is_insecure_destination_allowed
-
     value = str(auth.get(key) or "").strip()
     if not value:
         if required:

@@ -11,9 +11,10 @@ from django.db import transaction
 from actions import openapi
 from actions.models import Action, AuthType, Consent, Operation
 from actions.rules import clean_auth, clean_privacy_policy_url, oauth_urls_match_server
-from config.errors import RuleViolation
 from gpts.catalogue import MODELS_BY_KEY, models_for
 from gpts.models import GPT, PUBLIC_VISIBILITIES
+from kernel.errors import RuleViolation
+from outbound import is_insecure_destination_allowed
 from workspaces.audit import audit_record
 from workspaces.domains import DomainError, DomainNotAllowed, host_from_url
 from workspaces.models import AuditKind
@@ -45,8 +46,6 @@ class CheckedSchema:
 
 
 def insecure_host_allowed(host: str, port: int | None) -> bool:
-    from actions.runtime.outbound import is_insecure_destination_allowed
-
     return is_insecure_destination_allowed(host, port)
 
 

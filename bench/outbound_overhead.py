@@ -1,4 +1,4 @@
-"""Benchmark: what the guarded client (actions.runtime.outbound.fetch) costs over a bare urllib3
+"""Benchmark: what the guarded client (outbound.client.fetch) costs over a bare urllib3
 request, both on a fresh connection to a local server on 127.0.0.1.
 
 Run from the project root: `.venv/bin/python bench/outbound_overhead.py [--calls 2000]`.
@@ -74,10 +74,11 @@ def main() -> None:
     django.setup()
     import logging
 
-    logging.getLogger("actions.runtime.outbound").setLevel(logging.WARNING)
+    logging.getLogger("outbound.client").setLevel(logging.WARNING)
     import urllib3.connection  # noqa: TID251 - the baseline the guarded client is measured against
 
-    from actions.runtime.outbound import OutboundError, fetch
+    from outbound.client import OutboundError
+    from tests.outbound_support import fetch
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

@@ -6,7 +6,7 @@ One local HTTP endpoint on 127.0.0.1 answers a small JSON document. Each iterati
 rotating order so drift and caches hit every column alike:
 
   direct    requests.get(url)                       the baseline: no runtime at all
-  fetch     actions.runtime.outbound.fetch(...)     the guarded client alone (resolve once,
+  fetch     outbound.client.fetch(...)     the guarded client alone (resolve once,
                                                     address checks, pinned connection, limits)
   runtime   actions.runtime.run.operation_run(...)  the whole service: find the operation,
                                                     domain policy, remembered approval, argument
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30)
     options = parser.parse_args()
     # One INFO line per call from the outbound client would measure the terminal, not the runtime.
-    logging.getLogger("actions.runtime.outbound").setLevel(logging.WARNING)
+    logging.getLogger("outbound.client").setLevel(logging.WARNING)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     port = server.server_address[1]
@@ -115,12 +115,12 @@ def main() -> None:
     try:
         from rest_framework.test import APIClient
 
-        from actions.runtime.outbound import fetch
         from actions.runtime.request import build_request
         from actions.runtime.run import operation_run
         from actions.selectors import action_get_for_member
         from actions.services import action_create
         from tests.factories import add_member, make_gpt, make_workspace
+        from tests.outbound_support import fetch
         from workspaces.models import Plan, Role
 
         workspace = make_workspace("Bench", plan=Plan.ENTERPRISE)

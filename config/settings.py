@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "workspaces",
     "gpts",
     "actions",
+    "api",
+    "editor",
     "sandbox",
 ]
 
@@ -180,7 +182,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "kernel.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Actions platform API",
@@ -201,7 +203,7 @@ SPECTACULAR_SETTINGS = {
     # The shared error answers ({"code","detail"}: 400/401/403/404/413/415) on every operation.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.api_schema.add_error_responses",
+        "api.openapi_hooks.add_error_responses",
     ],
 }
 # The sandbox's OAuth provider runs on http://127.0.0.1 in development and tests only.

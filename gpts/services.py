@@ -2,9 +2,9 @@
 
 from django.db import transaction
 
-from config.errors import RuleViolation
 from gpts.catalogue import APPS_BY_KEY, DEFAULT_MODEL, MODELS_BY_KEY, models_for
 from gpts.models import GPT, PUBLIC_VISIBILITIES, Visibility
+from kernel.errors import RuleViolation
 from workspaces.models import BUILDER_ROLES, Membership, Workspace
 
 EDITABLE_FIELDS = ("name", "description", "instructions", "model", "visibility", "apps")

@@ -19,7 +19,7 @@ from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 
-from config.errors import RuleViolation
+from kernel.errors import RuleViolation
 from workspaces.admin_scoping import ScopedModelAdmin, ScopedTabularInline
 from workspaces.domains import (
     DomainError,

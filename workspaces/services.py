@@ -1,10 +1,13 @@
 """Writes to workspaces and memberships. Each service validates, saves and audits."""
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
+from kernel.errors import RuleViolation
 from workspaces.audit import audit_record, audit_record_many
-from workspaces.models import AuditKind, Membership, Plan, Role, Workspace
+from workspaces.domains import DomainError, parse_allowlist_entry
+from workspaces.models import AllowedDomain, AuditKind, Membership, Plan, Role, Workspace
 
 
 @transaction.atomic
@@ -83,12 +86,6 @@ def domain_policy_update(
     `allowed` replaces the whole allowlist. Every entry is validated first: one bad entry
     refuses the request and nothing changes.
     """
-    from django.conf import settings
-
-    from config.errors import RuleViolation
-    from workspaces.domains import DomainError, parse_allowlist_entry
-    from workspaces.models import AllowedDomain
-
     workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
     if not workspace.has_domain_policy:
         raise RuleViolation(

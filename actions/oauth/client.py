@@ -15,16 +15,15 @@ import math
 from dataclasses import dataclass
 from urllib.parse import quote_plus, urlencode
 
-from django.conf import settings
-
 from actions.models import Action, TokenExchangeMethod
-from config.errors import RuleViolation
+from actions.rules import oauth_urls_match_server
+from kernel.errors import RuleViolation
+from outbound import OutboundError, fetch
+from outbound import token_request as token_request_policy
+from workspaces.domains import DomainNotAllowed
+from workspaces.policy import domain_check
 
-# A token endpoint answers in well under a second; waiting the 45 s of an action call would keep
-# the user staring at a blank page. Deployments may tune it.
-DEFAULT_TOKEN_TIMEOUT = 15.0
 MAX_TOKEN_CHARS = 16_000
-MAX_REPLY_CHARS = 100_000
 # Outbound refusals of the destination itself (policy, address, scheme or port).
 REFUSAL_CODES = frozenset(
     {"domain_not_allowed", "address_not_allowed", "scheme_not_allowed", "port_not_allowed"}
@@ -69,16 +68,9 @@ class TokenReply:
     scope: str | None
 
 
-def token_timeout() -> float:
-    return float(getattr(settings, "OAUTH_TOKEN_TIMEOUT", DEFAULT_TOKEN_TIMEOUT))
-
-
 def host_check_for(action: Action):
     """The check run on every host the request reaches: the workspace's policy, and the OAuth
     URLs' rule (same registrable domain as the API, or a known identity provider)."""
-    from workspaces.domains import DomainNotAllowed
-    from workspaces.policy import domain_check
-
     def check(host: str) -> None:
         domain_check(workspace=action.workspace, host=host)
         if action.domain and not _same_site_or_identity_provider(host, action.domain):
@@ -92,8 +84,6 @@ def host_check_for(action: Action):
 
 
 def _same_site_or_identity_provider(host: str, api_host: str) -> bool:
-    from actions.rules import oauth_urls_match_server
-
     try:
         oauth_urls_match_server({"auth_type": "oauth", "token_url": f"https://{host}/"}, api_host)
     except RuleViolation:
@@ -114,9 +104,6 @@ def client_credentials(action: Action, form: dict[str, str]) -> dict[str, str]:
 
 def _post_form(action: Action, url: str, form: dict[str, str]):
     """POST a form to a provider endpoint through the guarded client; errors → ProviderError."""
-    from actions.runtime.outbound import OutboundError, fetch
-    from workspaces.domains import DomainNotAllowed
-
     form = dict(form)
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
@@ -130,10 +117,7 @@ def _post_form(action: Action, url: str, form: dict[str, str]):
             headers=headers,
             body=urlencode(form).encode(),
             host_check=host_check_for(action),
-            timeout=token_timeout(),
-            max_body_chars=MAX_REPLY_CHARS,
-            # A redirected POST would carry the client secret and the code somewhere else.
-            max_redirects=0,
+            policy=token_request_policy(),
         )
     except DomainNotAllowed as exc:
         raise ProviderError("domain_not_allowed", exc.detail) from None
@@ -141,7 +125,8 @@ def _post_form(action: Action, url: str, form: dict[str, str]):
         code = exc.code
         if code == "timeout":
             raise ProviderError(
-                "timeout", f"The provider did not answer within {token_timeout():g} seconds."
+                "timeout",
+                f"The provider did not answer within {token_request_policy().timeout:g} seconds.",
             ) from None
         if code in REFUSAL_CODES:
             raise ProviderError("domain_not_allowed", exc.detail) from None

@@ -20,9 +20,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.db import transaction
 from django.utils import timezone
 
+from actions.links import callback_url
 from actions.models import Action, AuthType, ConnectedAccount, ConnectionStatus, OAuthState
 from actions.oauth import client
 from actions.oauth.client import ProviderError, TokenReply
+from workspaces.domains import DomainError, DomainNotAllowed, host_from_url
 
 STATE_TTL = timedelta(minutes=10)
 # A user clicking "Connect" over and over must not grow the table without bound.
@@ -63,8 +65,6 @@ def pkce_challenge(verifier: str) -> str:
 
 
 def callback_url_for(action: Action) -> str:
-    from actions.api.serializers import callback_url
-
     return callback_url(action.gpt_id)
 
 
@@ -91,8 +91,6 @@ def _require_oauth(action: Action) -> None:
 def _check_policy(action: Action, url: str, what: str) -> None:
     """The workspace policy and the OAuth domain rule, checked again now (they may have
     changed since the action was saved)."""
-    from workspaces.domains import DomainError, DomainNotAllowed, host_from_url
-
     try:
         host = host_from_url(url)
         client.host_check_for(action)(host)

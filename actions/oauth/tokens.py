@@ -9,18 +9,15 @@ would otherwise see a reused refresh token and revoke the whole grant).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from actions.models import ConnectedAccount, ConnectionStatus
+from actions.models import Action, ConnectedAccount, ConnectionStatus
 from actions.oauth import client
 from actions.oauth.flow import expiry_from
-
-if TYPE_CHECKING:
-    from actions.models import Action
 
 # Refresh this long before the provider's stated expiry, so a token does not lapse in flight.
 DEFAULT_REFRESH_MARGIN = timedelta(seconds=60)

@@ -22,6 +22,7 @@ from actions.oauth.selectors import (
     consent_get_for_user,
     consent_list_for_user,
 )
+from actions.runtime.run import consent_revoke
 from actions.selectors import action_get_for_member
 
 
@@ -132,8 +133,6 @@ def consent_revoke_view(request: HttpRequest, consent_id: int) -> HttpResponse:
     consent = consent_get_for_user(consent_id=consent_id, user=request.user)
     if request.method == "GET":
         return render(request, "me/consent_revoke.html", {"consent": consent})
-    from actions.runtime.run import consent_revoke
-
     consent_revoke(user=request.user, consent_id=consent.pk)
     messages.success(
         request, f"{consent.operation_id} of {consent.gpt.name} will ask for approval again."

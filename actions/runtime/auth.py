@@ -10,7 +10,8 @@ import base64
 from dataclasses import dataclass, field
 
 from actions.models import ApiKeyAuthType, AuthType
-from config.encryption import mask_secret
+from actions.oauth.tokens import access_token_for
+from kernel.encryption import mask_secret
 
 
 @dataclass
@@ -50,8 +51,6 @@ def auth_headers(*, action, user) -> AuthResult:
     if action.auth_type == AuthType.API_KEY:
         return api_key_headers(action)
     if action.auth_type == AuthType.OAUTH:
-        from actions.oauth.tokens import access_token_for
-
         token = access_token_for(user=user, action=action)
         return AuthResult(
             {"Authorization": f"Bearer {token}"},

@@ -30,7 +30,7 @@ from openapi_schema_validator import (
     oas31_format_checker,
 )
 
-from config.errors import RuleViolation
+from kernel.errors import RuleViolation
 
 BODY_KEY = "requestBody"
 MAX_BODY_CHARS = 100_000

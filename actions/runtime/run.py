@@ -23,22 +23,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError
 
 from actions.models import Action, AuthType, Consent, Invocation, InvocationStatus, Operation
 from actions.oauth.tokens import OAuthRequired, mark_needs_reconnect, start_url
 from actions.runtime.auth import auth_headers, auth_preview, mask_headers, mask_text
-from actions.runtime.outbound import OutboundError, fetch
-from actions.runtime.request import MAX_BODY_CHARS, BuiltRequest, build_request
+from actions.runtime.request import BuiltRequest, build_request
 from actions.selectors import consent_get_for_user
-from config.errors import RuleViolation
+from kernel.errors import RuleViolation
+from outbound import OutboundError, action_call, fetch
 from workspaces.domains import DomainNotAllowed
 from workspaces.policy import domain_check
 
 CONSENT_CHOICES = ("allow", "always_allow", "decline")
-TIMEOUT_SECONDS = 45.0
-MAX_REDIRECTS = 10
 
 # How an outbound refusal is answered: a refused destination is a 403, a slow API a 504, a
 # request the client would not send a 400/413; anything the API did wrong (binary or oversized
@@ -162,12 +159,6 @@ def _remember(*, user, action: Action, operation: Operation) -> None:
         pass
 
 
-def _call_timeout() -> float:
-    # The product's limit is 45 s; settings.ACTION_CALL_TIMEOUT_SECONDS shortens it (the fault
-    # tests wait a second, not 45).
-    return float(getattr(settings, "ACTION_CALL_TIMEOUT_SECONDS", None) or TIMEOUT_SECONDS)
-
-
 def _policy_check(action: Action, host: str) -> None:
     domain_check(workspace=action.workspace, host=host)
 
@@ -232,9 +223,7 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
             headers=headers,
             body=built.body,
             host_check=lambda host: _policy_check(action, host),
-            timeout=_call_timeout(),
-            max_body_chars=MAX_BODY_CHARS,
-            max_redirects=MAX_REDIRECTS,
+            policy=action_call(),
         )
     except OutboundError as exc:
         # A redirect to a host the policy refuses arrives here too, as domain_not_allowed.

@@ -17,8 +17,8 @@ from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 from pytest_httpserver import HTTPServer
 
-from actions.api.serializers import callback_url
 from actions.models import Action, AuthType, TokenExchangeMethod
+from api.serializers import callback_url
 from sandbox.openapi import todo_openapi_text
 from tests.factories import PASSWORD, add_member, make_gpt, make_workspace
 from workspaces.models import Role

@@ -23,8 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from werkzeug import Response
 
-from actions.runtime import outbound
-from actions.runtime.outbound import OutboundError, fetch, is_insecure_destination_allowed
+from outbound import client as outbound
+from outbound.client import OutboundError, is_insecure_destination_allowed
+from tests.outbound_support import fetch
 
 PUBLIC_IP = "93.184.215.14"  # only ever handed out by the stub resolver, never connected to
 

@@ -12,8 +12,9 @@ import ipaddress
 import pytest
 from werkzeug import Response
 
-from actions.runtime import addresses, outbound
-from actions.runtime.outbound import OutboundError, fetch
+from outbound import addresses
+from outbound import client as outbound
+from outbound.client import OutboundError
 from tests.actions.test_outbound import (  # noqa: F401 - raw_server is a fixture
     PUBLIC_IP,
     ConnectSpy,
@@ -21,6 +22,7 @@ from tests.actions.test_outbound import (  # noqa: F401 - raw_server is a fixtur
     raw_server,
     read_request,
 )
+from tests.outbound_support import fetch
 
 # Names the stub resolver knows; everything else fails to resolve like NXDOMAIN.
 DNS = {

@@ -16,7 +16,7 @@ from actions.runtime.request import (
     operation_arguments,
     server_url,
 )
-from config.errors import RuleViolation
+from kernel.errors import RuleViolation
 
 DOC = {
     "openapi": "3.1.0",

@@ -74,7 +74,7 @@ def test_bad_import_urls_are_a_clear_400(setup, url):
 
 
 def test_import_is_idempotent(setup):
-    from actions.imports import import_run
+    from actions.import_job import import_run
 
     client, action_id, server = setup
     server.expect_request("/spec").respond_with_data(

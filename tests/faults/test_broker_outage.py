@@ -17,9 +17,13 @@ from django.db import connections
 from rest_framework.test import APIClient
 from werkzeug import Response
 
-from actions.imports import import_dispatch, import_dispatch_pending
 from actions.models import Action, ImportStatus, SchemaImport
-from actions.tasks import dispatch_pending_imports, import_schema
+from actions.tasks import (
+    dispatch_pending_imports,
+    import_dispatch,
+    import_dispatch_pending,
+    import_schema,
+)
 from tests.api.conftest import WEATHER
 from tests.factories import add_member, make_gpt, make_workspace
 from tests.faults.conftest import wait_for

@@ -33,7 +33,7 @@ from oauth2_provider.models import get_application_model
 from werkzeug import Response
 
 from actions.models import Action, ConnectedAccount
-from config.encryption import PREFIX, EncryptedTextField, mask_secret
+from kernel.encryption import PREFIX, EncryptedTextField, mask_secret
 from tests.security.conftest import OPERATION_ID, SECRETS, action_schema, all_routes, excluded
 from tests.security.conftest import issue_token as issue_api_token
 

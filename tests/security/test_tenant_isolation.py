@@ -19,7 +19,7 @@ import re
 import pytest
 from django.test import Client
 
-from config.encryption import mask_secret
+from kernel.encryption import mask_secret
 from tests.security.conftest import (
     EXCLUDED_PREFIXES,
     OBJECT_KWARGS,

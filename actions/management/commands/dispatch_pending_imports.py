@@ -3,7 +3,7 @@ does every 30 s; for deployments without beat, or by hand after an outage)."""
 
 from django.core.management.base import BaseCommand
 
-from actions.imports import import_dispatch_pending
+from actions.tasks import import_dispatch_pending
 
 
 class Command(BaseCommand):

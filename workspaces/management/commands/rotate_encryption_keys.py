@@ -4,7 +4,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from config.encryption import EncryptedTextField
+from kernel.encryption import EncryptedTextField
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from actions.api import run_views
+from api import run_views
 
 urlpatterns = [
     path(

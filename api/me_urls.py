@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from actions.api import me_views
+from api import me_views
 
 urlpatterns = [
     path(

@@ -27,6 +27,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
 logger = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -326,9 +329,6 @@ def allowlist(entries: Iterable[str] | None = None) -> Allowlist:
 
 
 def _setting() -> list[str]:
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
     try:
         value = getattr(settings, "OUTBOUND_ALLOW_PRIVATE", None) or []
     except ImproperlyConfigured:  # used outside Django (a bench script): nothing allowlisted

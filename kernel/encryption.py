@@ -71,7 +71,7 @@ class EncryptedTextField(models.TextField):
 
     def deconstruct(self):
         name, _path, args, kwargs = super().deconstruct()
-        return name, "config.encryption.EncryptedTextField", args, kwargs
+        return name, "kernel.encryption.EncryptedTextField", args, kwargs
 
 
 def mask_secret(value: str | None) -> str:

@@ -15,7 +15,6 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from actions.api.base import ApiView, Pagination
 from actions.models import Action, Consent, Operation
 from actions.runtime.run import CONSENT_CHOICES, consent_revoke, operation_run
 from actions.runtime.tools import gpt_tools
@@ -24,6 +23,7 @@ from actions.selectors import (
     consent_get_for_user,
     consent_list_for_user,
 )
+from api.base import ApiView, Pagination
 from gpts.selectors import gpt_get_for_member
 from workspaces.domains import DomainNotAllowed
 from workspaces.policy import domain_policy_snapshot

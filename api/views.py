@@ -8,15 +8,17 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from actions import openapi
-from actions.api import serializers as out
-from actions.api.base import ApiView, Pagination
+from actions.imports import import_request
 from actions.models import Action, Operation
+from actions.openapi.examples import EXAMPLES
 from actions.selectors import action_get_for_member, import_get_for_member
-from actions.services import action_create, action_delete, action_update
-from config.errors import RuleViolation
+from actions.services import action_create, action_delete, action_update, insecure_host_allowed
+from api import serializers as out
+from api.base import ApiView, Pagination
 from gpts.catalogue import models_for
 from gpts.selectors import can_edit_gpt, gpt_get_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_delete, gpt_update
+from kernel.errors import RuleViolation
 from workspaces.domains import DomainNotAllowed
 from workspaces.models import ADMIN_ROLES, Membership
 from workspaces.policy import domain_policy_snapshot
@@ -307,8 +309,6 @@ class SchemaValidateView(ApiView):
 
     @extend_schema(request=SchemaText, responses=OpenApiResponse(description="The verdict."))
     def post(self, request):
-        from actions.services import insecure_host_allowed
-
         verdict = openapi.validate(
             schema_text(self.body()), allow_insecure_host=insecure_host_allowed
         )
@@ -329,8 +329,6 @@ class SchemaExamplesView(ApiView):
         )
     )
     def get(self, request):
-        from actions.openapi.examples import EXAMPLES
-
         return Response(EXAMPLES)
 
 
@@ -365,8 +363,6 @@ class ImportCreateView(ApiView):
         },
     )
     def post(self, request, action_id):
-        from actions.imports import import_request
-
         action = action_get_for_member(action_id=action_id, user=request.user)
         if not can_edit_gpt(gpt=action.gpt, user=request.user):
             raise forbid("Only the GPT's builder, admins and owners import schemas.")

@@ -2,8 +2,7 @@
 
 from django.urls import path
 
-from actions import editor_views as action_views
-from gpts import editor_views as gpt_views
+from editor import action_views, gpt_views, preview_views
 
 app_name = "editor"
 
@@ -14,4 +13,9 @@ urlpatterns = [
     path("gpts/<int:gpt_id>/actions/new", action_views.action_new, name="action-new"),
     path("actions/<int:action_id>/", action_views.action_detail, name="action-detail"),
     path("actions/<int:action_id>/delete", action_views.action_remove, name="action-delete"),
+    path(
+        "actions/<int:action_id>/operations/<str:operation_id>/test",
+        preview_views.operation_test,
+        name="operation-test",
+    ),
 ]

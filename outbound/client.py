@@ -36,7 +36,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -53,14 +53,12 @@ import urllib3.exceptions  # noqa: TID251 - the guarded outbound client lives he
 import urllib3.response  # noqa: TID251 - the guarded outbound client lives here
 from urllib3.util.ssl_match_hostname import CertificateError  # noqa: TID251 - as above
 
-from actions.runtime import addresses
-from actions.runtime.addresses import IPAddress
+from outbound import addresses
+from outbound.addresses import IPAddress
+from outbound.policy import OutboundPolicy, Resolver
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 45.0
-DEFAULT_MAX_BODY_CHARS = 100_000
-DEFAULT_MAX_REDIRECTS = 10
 MAX_URL_LENGTH = 8192
 USER_AGENT = "actions-platform/1.0 (+outbound)"
 
@@ -109,7 +107,6 @@ _BINARY_SUFFIXES = ("+zip", "+gzip", "+cbor", "+protobuf")
 # Text codecs that are escapes rather than charsets; a server does not get to pick them.
 _ODD_CODECS = frozenset({"unicode-escape", "raw-unicode-escape", "punycode", "idna"})
 
-Resolver = Callable[..., Iterable[Any]]
 HostCheck = Callable[[str], None]
 
 
@@ -160,59 +157,43 @@ def fetch(
     method: str,
     url: str,
     *,
+    policy: OutboundPolicy | None = None,
     headers: Mapping[str, str] | None = None,
     body: bytes | str | None = None,
     host_check: HostCheck | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
-    max_redirects: int = DEFAULT_MAX_REDIRECTS,
-    allow_binary: bool = False,
-    resolver: Resolver | None = None,
-    allow_private: Iterable[str] | None = None,
-    sensitive_headers: Iterable[str] = (),
-    ssl_context: ssl.SSLContext | None = None,
 ) -> OutboundResponse:
-    """Send one request under every rule of this module and return the final answer.
+    """Send one request under every rule of this module and the limits of `policy`
+    (`outbound.policy`: one per purpose), and return the final answer.
 
-    - `host_check(host)` runs on the host of the URL and of every redirect; whatever it raises
-      with a `detail` attribute becomes `OutboundError("domain_not_allowed", detail)`.
-    - `timeout` is the total for the whole call, redirects included.
-    - `max_body_chars` caps the request body (refused before sending) and the response body
-      (refused while streaming, counted in decoded characters).
-    - `max_redirects=0` refuses any redirect with `too_many_redirects`.
-    - `allow_binary` accepts binary answers (`text` is then lossy; use `content`).
-    - `resolver` replaces `socket.getaddrinfo` (same call: `resolver(host, port, type=...)`;
-      it may also return bare address strings); `allow_private` replaces
-      `settings.OUTBOUND_ALLOW_PRIVATE`. Both are for tests.
-    - `sensitive_headers`: names never forwarded across origins. Every header outside a small
-      safe list is dropped on a cross-origin redirect anyway; naming them documents intent.
-    - `ssl_context` replaces the default verification context (a private CA).
+    `host_check(host)` runs on the host of the URL and of every redirect; whatever it raises
+    with a `detail` attribute becomes `OutboundError("domain_not_allowed", detail)`.
 
     Raises OutboundError. 4xx and 5xx answers are returned, not raised.
     """
+    policy = policy or OutboundPolicy()
     started = time.perf_counter()
     request = _Request(
         method=_check_method(method),
         target=_parse_url(url),
         headers=_check_headers(headers),
-        payload=_check_body(body, max_body_chars),
+        payload=_check_body(body, policy.max_body_chars),
     )
     call = _Call(
-        deadline=_Deadline(timeout),
-        allow=addresses.allowlist(allow_private),
+        deadline=_Deadline(policy.timeout),
+        allow=addresses.allowlist(policy.allow_private),
         host_check=host_check,
-        resolver=resolver,
-        ssl_context=ssl_context,
-        max_body_chars=max_body_chars,
-        allow_binary=allow_binary,
-        secret_headers=frozenset(name.lower() for name in sensitive_headers),
+        resolver=policy.resolver,
+        ssl_context=policy.ssl_context,
+        max_body_chars=policy.max_body_chars,
+        allow_binary=policy.allow_binary,
+        secret_headers=frozenset(name.lower() for name in policy.sensitive_headers),
     )
     redirects: list[str] = []
     try:
         while True:
             hop = _open(request, call)
             try:
-                following = _next_request(hop, request, call, len(redirects), max_redirects)
+                following = _next_request(hop, request, call, len(redirects), policy.max_redirects)
                 if following is None:
                     reader = _read_body(hop, request, call)
             finally:

@@ -23,8 +23,8 @@ from actions.runtime.request import (
 )
 from actions.runtime.tools import json_schema
 from actions.selectors import action_get_for_member
-from config.errors import RuleViolation
 from gpts.selectors import can_edit_gpt
+from kernel.errors import RuleViolation
 
 # What an input of each JSON type looks like, and how the script turns its text into a value.
 WIDGETS = {"integer": "number", "number": "number", "boolean": "select", "string": "text"}

@@ -14,9 +14,9 @@ from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
-from actions.api.serializers import callback_url
 from actions.openapi.examples import EXAMPLES
 from actions.services import action_create, action_update
+from api.serializers import callback_url
 from gpts.models import GPT, Visibility
 from sandbox.openapi import todo_openapi_text
 from workspaces.models import Membership, Plan, Role, Workspace

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from actions.api import views
+from api import views
 
 app_name = "api"
 
@@ -20,8 +20,8 @@ urlpatterns = [
     path("schema/validate", views.SchemaValidateView.as_view(), name="schema-validate"),
     path("schema/examples", views.SchemaExamplesView.as_view(), name="schema-examples"),
     path("schema/format", views.SchemaFormatView.as_view(), name="schema-format"),
-    path("", include("actions.api.me_urls")),
-    path("", include("actions.api.run_urls")),
+    path("", include("api.me_urls")),
+    path("", include("api.run_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="openapi"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:openapi"), name="docs"),
 ]

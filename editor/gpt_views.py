@@ -16,11 +16,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from config.errors import RuleViolation
 from gpts.catalogue import DEFAULT_MODEL, MODELS_BY_KEY, models_for
 from gpts.models import GPT, Visibility
 from gpts.selectors import can_edit_gpt, gpt_get_for_member, gpt_list_for_user, role_in
 from gpts.services import gpt_create, gpt_update
+from kernel.errors import RuleViolation
 from workspaces.domains import DomainNotAllowed
 from workspaces.models import BUILDER_ROLES, Membership
 from workspaces.policy import domain_policy_snapshot

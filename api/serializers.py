@@ -1,12 +1,12 @@
 """Output shapes of the REST API (DESIGN.md §4). Serializers here hold no rules: they describe
 fields for the API's own OpenAPI document and turn objects into JSON."""
 
-from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
+from actions.links import callback_url
 from actions.models import Action, AuthType, ImportStatus
-from config.encryption import mask_secret
+from kernel.encryption import mask_secret
 
 
 class ActionDomainsSerializer(serializers.Serializer):
@@ -152,11 +152,6 @@ class ActionSerializer(serializers.Serializer):
     errors = ProblemSerializer(many=True, read_only=True)
     warnings = ProblemSerializer(many=True, read_only=True)
     callback_url = serializers.CharField(read_only=True)
-
-
-def callback_url(gpt_id: int) -> str:
-    """Stable per GPT: the builder registers it once with the provider."""
-    return f"{settings.SITE_URL}/aip/{gpt_id}/oauth/callback"
 
 
 def action_data(action: Action, *, live_errors: list[dict] | None = None) -> dict:

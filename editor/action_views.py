@@ -18,15 +18,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from actions.api.serializers import callback_url
 from actions.models import Action, ApiKeyAuthType, AuthType, TokenExchangeMethod
 from actions.selectors import action_get_for_member
 from actions.services import action_create, action_delete, action_update
-from config.encryption import mask_secret
-from config.errors import RuleViolation
-from gpts.editor_views import rule_errors
+from api.serializers import callback_url
+from editor.gpt_views import rule_errors
 from gpts.models import GPT
 from gpts.selectors import can_edit_gpt, gpt_get_for_member, role_in
+from kernel.encryption import mask_secret
+from kernel.errors import RuleViolation
 from workspaces.domains import DomainNotAllowed, DomainPolicy
 from workspaces.models import AllowedDomain
 from workspaces.policy import NO_DOMAINS_ALLOWED, policy_restricts

@@ -5,10 +5,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from actions.api.base import ApiView, Pagination
 from actions.models import ConnectedAccount, ConnectionStatus
 from actions.oauth.revoke import connection_revoke
 from actions.oauth.selectors import connection_list_for_user
+from api.base import ApiView, Pagination
 
 
 class ConnectedAccountSerializer(serializers.Serializer):

@@ -6,7 +6,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import RuleViolation
+from kernel.errors import RuleViolation
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # a 5 MB schema, JSON-escaped, still fits
 

@@ -1,0 +1,137 @@
+"""The work of a URL import, as a Celery worker runs it: fetch, validate, save.
+
+The fetch goes through the guarded outbound client, so an import can reach only what an action
+could. A job that already finished is not done again, and a job another live worker is running
+right now (a duplicate delivery) is left to it: a PostgreSQL advisory lock, held by the running
+worker's session, says so. A killed worker's session ends with it, and so does the lock, so a
+redelivery after a crash is never locked out. The queue's side is `actions.tasks`; the API's
+side (recording a request) is `actions.imports`.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from actions import openapi
+from actions.models import ImportStatus, SchemaImport
+from actions.services import action_update
+from kernel.errors import RuleViolation
+from outbound import OutboundError, fetch, schema_import
+from workspaces.policy import domain_check
+
+logger = logging.getLogger(__name__)
+
+IMPORT_TIMEOUT_SECONDS = 45
+# Network hiccups are worth another try; a refused address or a 404 is not.
+RETRYABLE_CODES = frozenset({"timeout", "connection_failed", "dns_failure"})
+ACCEPTED_TYPES = "application/json, application/yaml, application/x-yaml, text/yaml, text/plain"
+
+
+class RetryableImportError(Exception):
+    pass
+
+
+@contextmanager
+def _running_alone(job_id: int) -> Iterator[bool]:
+    """True while this database session holds the job's advisory lock; False when another
+    live session (a worker running the same job from a duplicate message) holds it."""
+    if connection.vendor != "postgresql":  # development's SQLite runs tasks in-process
+        yield True
+        return
+    key = f"actions.schema_import:{job_id}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+        locked = bool(cursor.fetchone()[0])
+    try:
+        yield locked
+    finally:
+        if locked:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+            except DatabaseError:
+                pass  # the session is gone, and its lock with it
+
+
+def import_run(*, job_id: int) -> None:
+    """Carry out one import job. Raises RetryableImportError for network trouble."""
+    with _running_alone(job_id) as alone:
+        if not alone:
+            logger.info("schema import %s is running elsewhere; duplicate delivery ignored", job_id)
+            return
+        _run(job_id)
+
+
+def _run(job_id: int) -> None:
+    with transaction.atomic():
+        job = (
+            SchemaImport.objects.select_for_update(of=("self",))
+            .select_related("action__gpt__workspace", "requested_by")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None or job.status in (ImportStatus.SUCCEEDED, ImportStatus.FAILED):
+            return  # gone, or already done by an earlier delivery
+        job.status = ImportStatus.RUNNING
+        job.attempts += 1
+        job.started_at = job.started_at or timezone.now()
+        job.save(update_fields=["status", "attempts", "started_at"])
+    action = job.action
+    workspace = action.workspace
+    try:
+        response = fetch(
+            "GET",
+            job.url,
+            headers={"Accept": ACCEPTED_TYPES},
+            host_check=lambda host: domain_check(workspace=workspace, host=host),
+            policy=schema_import(max_body_chars=_max_chars(), timeout=IMPORT_TIMEOUT_SECONDS),
+        )
+    except OutboundError as exc:
+        if exc.code in RETRYABLE_CODES:
+            _set(job, ImportStatus.PENDING, exc.detail)
+            raise RetryableImportError(exc.detail) from exc
+        _finish(job, ImportStatus.FAILED, exc.detail)
+        return
+    if response.status >= 400:
+        _finish(
+            job,
+            ImportStatus.FAILED,
+            f"The server answered {response.status}; expected the OpenAPI document.",
+        )
+        return
+    try:
+        openapi.parse(response.text)
+    except openapi.SchemaParseError as exc:
+        first = exc.problems[0].message if exc.problems else "unreadable"
+        _finish(job, ImportStatus.FAILED, f"The document can not be parsed: {first}")
+        return
+    try:
+        action_update(action=action, acting_user=job.requested_by, schema=response.text)
+    except RuleViolation as exc:
+        _finish(job, ImportStatus.FAILED, exc.detail)
+        return
+    _finish(job, ImportStatus.SUCCEEDED, "")
+
+
+def import_give_up(*, job_id: int, reason: str) -> None:
+    job = SchemaImport.objects.filter(pk=job_id).first()
+    if job is not None and job.status not in (ImportStatus.SUCCEEDED, ImportStatus.FAILED):
+        _finish(job, ImportStatus.FAILED, f"Gave up after {job.attempts} attempts: {reason}")
+
+
+def _max_chars() -> int:
+    return settings.SCHEMA_MAX_BYTES
+
+
+def _set(job: SchemaImport, status: str, error: str) -> None:
+    job.status, job.error = status, error
+    job.save(update_fields=["status", "error"])
+
+
+def _finish(job: SchemaImport, status: str, error: str) -> None:
+    job.status, job.error, job.finished_at = status, error, timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
