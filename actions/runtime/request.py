@@ -19,7 +19,7 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import yaml
 from jsonschema.exceptions import ValidationError
@@ -520,6 +520,22 @@ def encode_body(spec: BodySpec, value: Any) -> tuple[bytes, str]:
 # The whole request --------------------------------------------------------------------------
 
 
+def _refuse_dot_segments(template: str, path: str, given) -> None:
+    """A path argument may not turn a segment into `.` or `..` (also percent-encoded: servers
+    decode `%2E` before removing dot segments, RFC 3986 §6.2.2.2), which would send the call,
+    with the builder's credentials, to a parent path. Values can not add segments (`/` is
+    always encoded), so template and result line up segment by segment."""
+    for pattern, built in zip(template.split("/"), path.split("/"), strict=False):
+        if "{" not in pattern or unquote(built) not in (".", ".."):
+            continue
+        names = [arg.key for arg, _ in given if "{" + arg.name + "}" in pattern]
+        raise invalid(
+            names[0] if names else "arguments",
+            f"Argument {names[0] if names else ''} would make the path segment {unquote(built)!r}, "
+            "which servers read as a parent or current directory; it is not sent.",
+        )
+
+
 def build_request(*, action, operation, arguments: Any) -> BuiltRequest:
     """Validate `arguments` and build the request for `operation` of `action` (no auth yet)."""
     document = document_of(action)
@@ -540,6 +556,7 @@ def build_request(*, action, operation, arguments: Any) -> BuiltRequest:
             headers[arg.name] = serialize_header(arg, value)
         else:
             cookies.extend(serialize_cookie(arg, value))
+    _refuse_dot_segments(operation.path, path, given)
     if re.search(r"\{[^}]*\}", path):
         raise RuleViolation(
             "invalid_schema",

@@ -358,6 +358,27 @@ def test_empty_path_value_is_refused():
     assert refusal(operation, {"id": ""}).extra["argument"] == "id"
 
 
+@pytest.mark.parametrize(
+    ("style", "value"), [("simple", ".."), ("simple", "."), ("label", ".")]  # label adds a "."
+)
+def test_a_path_argument_never_makes_a_dot_segment(style, value):
+    # "/files/{name}" with name=".." would reach /files/.. = / on most servers, carrying the
+    # builder's credentials to a path the schema never offered.
+    parameter = param("name", "path", {"type": "string"}, style=style)
+    operation = op(path="/files/{name}/content", parameters=[parameter])
+    error = refusal(operation, {"name": value})
+    assert error.extra["argument"] == "name"
+    assert "parent or current directory" in error.detail
+
+
+def test_dots_inside_a_path_segment_and_encoded_percent_signs_are_sent():
+    operation = op(path="/files/{name}", parameters=[param("name", "path", {"type": "string"})])
+    assert build(operation, {"name": "..."}).url.endswith("/files/...")
+    assert build(operation, {"name": "a..b"}).url.endswith("/files/a..b")
+    # A literal "%2e%2e" is sent as the text it is (%252e%252e), never as a dot segment.
+    assert build(operation, {"name": "%2e%2e"}).url.endswith("/files/%252e%252e")
+
+
 def test_enum_minimum_and_pattern():
     operation = op(
         parameters=[
