@@ -49,8 +49,11 @@ class OutboundPolicy:
 
     def but(self, **changes: Any) -> OutboundPolicy:
         """A copy with some limits changed (`ACTION_CALL().but(timeout=5)`)."""
-        if "allow_private" in changes and changes["allow_private"] is not None:
-            changes["allow_private"] = tuple(changes["allow_private"])
+        allow_private = changes.get("allow_private")
+        if isinstance(allow_private, str):  # the setting's own spelling: "a:80, 10.0.0.0/8"
+            changes["allow_private"] = tuple(allow_private.split(","))
+        elif allow_private is not None:
+            changes["allow_private"] = tuple(allow_private)
         if "sensitive_headers" in changes:
             changes["sensitive_headers"] = frozenset(
                 name.lower() for name in changes["sensitive_headers"]

@@ -90,7 +90,7 @@ def test_check_deploy_is_clean_with_production_values():
 def test_rotating_keys_keeps_old_values_readable(settings):
     from cryptography.fernet import Fernet
 
-    from config import encryption
+    from kernel import encryption
 
     old_key = FERNET_KEY
     settings.FIELD_ENCRYPTION_KEYS = [old_key]
