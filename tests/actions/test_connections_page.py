@@ -227,11 +227,13 @@ def test_api_lists_my_connections(world, django_assert_max_num_queries):
         "connected_at",
         "last_used_at",
         "status",
+        "status_reason",
     }
     assert row["gpt"] == world["todo"].gpt_id and row["action"] == world["todo"].pk
     assert row["domain"] == "127.0.0.1"
     assert row["scopes"] == ["todos", "read"]
     assert row["status"] == "active" and row["last_used_at"]
+    assert row["status_reason"] is None
     assert rows[world["mine"][1].pk]["status"] == "needs_reconnect"
     assert rows[world["mine"][1].pk]["last_used_at"] is None
     assert "secret-" not in response.content.decode()
@@ -241,7 +243,10 @@ def test_api_delete(world, fake):
     fake.expect_request("/revoke", method="POST").respond_with_data("")
     mine = world["mine"][0]
     client = api_for(world["user"])
-    assert client.delete(f"/api/v1/me/connected-accounts/{mine.pk}/").status_code == 204
+    answer = client.delete(f"/api/v1/me/connected-accounts/{mine.pk}/")
+    assert answer.status_code == 200
+    assert answer.json()["provider_notified"] is True
+    assert "revocation endpoint" in answer.json()["detail"]
     assert not ConnectedAccount.objects.filter(pk=mine.pk).exists()
     assert len(fake.log) == 2
     again = client.delete(f"/api/v1/me/connected-accounts/{mine.pk}/")
