@@ -222,8 +222,9 @@ def _oauth_error(data: dict | None) -> tuple[str, str]:
     if not data or not isinstance(data.get("error"), str) or not data["error"]:
         return "", ""
     description = data.get("error_description")
-    description = description[:300] if isinstance(description, str) else ""
-    return data["error"][:100], description
+    # Cut only after masking: a cut through a secret would leave half of it unmasked.
+    description = description[:100_000] if isinstance(description, str) else ""
+    return data["error"][:1000], description
 
 
 def _raise_for_status(response, secrets: list[str], what: str) -> dict | None:
@@ -236,10 +237,11 @@ def _raise_for_status(response, secrets: list[str], what: str) -> dict | None:
         or (200 <= response.status < 300 and not data.get("access_token"))
     )
     if refusal:
-        detail = mask_secrets(f"The provider refused the request: {error}.", secrets)
+        shown_error = mask_secrets(error, secrets)[:100]
+        detail = f"The provider refused the request: {shown_error}."
         if description:
-            detail += " " + mask_secrets(description, secrets)
-        raise ProviderError("refused", detail, http_status=response.status, oauth_error=error)
+            detail += " " + mask_secrets(description, secrets)[:300]
+        raise ProviderError("refused", detail, http_status=response.status, oauth_error=shown_error)
     if 200 <= response.status < 300:
         return data
     if response.status == 429 or response.status >= 500:

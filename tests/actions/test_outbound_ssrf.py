@@ -191,8 +191,7 @@ def test_refusals_name_the_reason_but_not_the_resolved_address(connect_spy):
     with pytest.raises(OutboundError) as info:
         fetch("GET", "https://internal.example/", resolver=StubResolver(DNS))
     assert info.value.detail.startswith(
-        "internal.example resolves to a private address; actions may not reach private "
-        "networks"
+        "internal.example resolves to a private address; actions may not reach private networks"
     )
     assert "10.0.0.5" not in info.value.detail
 
