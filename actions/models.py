@@ -184,7 +184,8 @@ class ConnectionReason(models.TextChoices):
     NONE = "", "—"
     REFRESH_REFUSED = "refresh_refused", "The provider refused to renew it"
     EXPIRED = "expired", "It expired and can not be renewed"
-    TOKEN_REJECTED = "token_rejected", "The API no longer accepts it"
+    # The API answered 401 and the token could not be renewed: revoked there, or its scopes
+    # withdrawn (the provider does not say which).
     REVOKED = "revoked_at_provider", "Revoked at the provider"
     SETTINGS_CHANGED = "action_settings_changed", "The action's settings changed"
 

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='connectedaccount',
             name='status_reason',
-            field=models.CharField(blank=True, choices=[('', '—'), ('refresh_refused', 'The provider refused to renew it'), ('expired', 'It expired and can not be renewed'), ('token_rejected', 'The API no longer accepts it'), ('revoked_at_provider', 'Revoked at the provider'), ('action_settings_changed', "The action's settings changed")], default='', max_length=32),
+            field=models.CharField(blank=True, choices=[('', '—'), ('refresh_refused', 'The provider refused to renew it'), ('expired', 'It expired and can not be renewed'), ('revoked_at_provider', 'Revoked at the provider'), ('action_settings_changed', "The action's settings changed")], default='', max_length=32),
         ),
     ]

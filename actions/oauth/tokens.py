@@ -134,7 +134,7 @@ def _refreshed_token(*, account_id: int, action: Action, rejected: str | None = 
                 account.save(update_fields=["last_used_at"])
                 return account.access_token
             if rejected is not None:
-                _lapse(account, ConnectionReason.TOKEN_REJECTED)
+                _lapse(account, ConnectionReason.REVOKED)
                 outcome = _required(
                     action, "The API refused your connection's token: reconnect your account."
                 )
@@ -185,7 +185,7 @@ def _refreshed_token(*, account_id: int, action: Action, rejected: str | None = 
 
 
 def mark_needs_reconnect(
-    *, user: Any, action: Action, reason: str = ConnectionReason.TOKEN_REJECTED
+    *, user: Any, action: Action, reason: str = ConnectionReason.REVOKED
 ) -> None:
     """For the runtime: the API rejected the token (401), so the user must reconnect."""
     ConnectedAccount.objects.filter(user=user, action=action).update(
@@ -195,11 +195,16 @@ def mark_needs_reconnect(
 
 def connections_end_for_settings_change(*, action: Action) -> int:
     """The builder changed what the grants were given for (API host, token URL, client id or
-    scope): delete every user's tokens for `action` and ask them to reconnect.
+    scope): delete every user's tokens for `action` and ask them to reconnect, and drop the
+    sign-ins still pending for it.
 
     The tokens are not sent to the provider for revocation: the old token URL or client may be
     exactly what the builder replaced, and a save must not wait on a provider.
     """
+    from actions.models import OAuthState
+
+    # A sign-in started under the old settings would finish with a grant for them.
+    OAuthState.objects.filter(action=action, used_at=None).delete()
     return ConnectedAccount.objects.filter(action=action).update(
         access_token="",
         refresh_token="",

@@ -122,6 +122,31 @@ def test_actions_are_named_by_their_schema_title(schema, title):
     assert action_title(Action(domain="api.example.com", schema=schema)) == title
 
 
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("refresh_refused", "The provider refused to renew it"),
+        ("revoked_at_provider", "Revoked at the provider"),
+        ("action_settings_changed", "The action&#x27;s settings changed"),
+        ("expired", "It expired and can not be renewed"),
+    ],
+)
+def test_a_lapsed_connection_says_why_and_offers_reconnect(world, reason, shown):
+    crm_connection = world["mine"][1]
+    ConnectedAccount.objects.filter(pk=crm_connection.pk).update(status_reason=reason)
+    html = world["client"].get("/me/connections/").content.decode()
+    row = html.split(f'data-connection="{crm_connection.pk}"')[1].split("</tr>")[0]
+    assert "Needs reconnecting" in row and shown in row
+    assert (
+        f'class="button" href="/actions/{world["crm"].pk}/oauth/start?next=/me/connections/"'
+        in row
+    )
+    healthy = html.split(f'data-connection="{world["mine"][0].pk}"')[1].split("</tr>")[0]
+    assert "Reconnect" not in healthy
+    api = api_for(world["user"]).get("/api/v1/me/connected-accounts/").json()["results"]
+    assert {row["id"]: row["status_reason"] for row in api}[crm_connection.pk] == reason
+
+
 def test_page_needs_login():
     response = Client().get("/me/connections/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")

@@ -207,7 +207,7 @@ def test_a_401_again_after_a_successful_refresh_means_reconnect(world, monkeypat
     assert len(provider.api_calls) == 2  # retried exactly once
     account = account_of(journey)
     assert account.status == ConnectionStatus.NEEDS_RECONNECT
-    assert account.status_reason == ConnectionReason.TOKEN_REJECTED
+    assert account.status_reason == ConnectionReason.REVOKED
     assert account.access_token not in ran.content.decode()
 
 
@@ -219,7 +219,7 @@ def test_a_401_without_a_refresh_token_means_reconnect_without_a_refresh(world):
     asked = len(provider.token_requests)
     assert journey.run().status_code == 401
     assert len(provider.token_requests) == asked
-    assert account_of(journey).status_reason == ConnectionReason.TOKEN_REJECTED
+    assert account_of(journey).status_reason == ConnectionReason.REVOKED
 
 
 # Microsoft: a refresh must carry the scope ------------------------------------------------------
@@ -319,6 +319,7 @@ def test_changing_what_the_grant_was_for_asks_users_to_reconnect(world, change):
     provider, action, journey = world["new"]("google")
     journey.connect()
     account = account_of(journey)
+    pending = journey.authorize(journey.start())  # a sign-in begun under the old settings
     if change.get("token_url") == "TOKEN2":
         change = {"token_url": f"{provider.base}/token?tenant=2"}
     action_update(action=action, acting_user=world["builder"], auth=provider.auth(**change))
@@ -327,6 +328,8 @@ def test_changing_what_the_grant_was_for_asks_users_to_reconnect(world, change):
     assert account.status == ConnectionStatus.NEEDS_RECONNECT
     assert account.status_reason == ConnectionReason.SETTINGS_CHANGED
     assert account.access_token == "" and account.refresh_token == ""
+    late = journey.callback(pending)
+    assert late.status_code == 400 and b"state_unknown" in late.content
     calls = len(provider.api_calls)
     ran = journey.run()
     assert ran.status_code == 401 and ran.json()["code"] == "oauth_required"
