@@ -165,7 +165,7 @@ def refusal_sentence(ip: IPAddress, host: str, reason: str) -> str:
 
 
 def _kind_of_address(reason: str) -> str:
-    """"a private address" for "private (it embeds 10.0.0.1)": the kind, never the address."""
+    """ "a private address" for "private (it embeds 10.0.0.1)": the kind, never the address."""
     if reason.startswith("a cloud metadata"):
         return "a cloud metadata service's address"
     kind = reason.split(" (", 1)[0].split(" for ", 1)[0]

@@ -138,8 +138,7 @@ def test_a_lapsed_connection_says_why_and_offers_reconnect(world, reason, shown)
     row = html.split(f'data-connection="{crm_connection.pk}"')[1].split("</tr>")[0]
     assert "Needs reconnecting" in row and shown in row
     assert (
-        f'class="button" href="/actions/{world["crm"].pk}/oauth/start?next=/me/connections/"'
-        in row
+        f'class="button" href="/actions/{world["crm"].pk}/oauth/start?next=/me/connections/"' in row
     )
     healthy = html.split(f'data-connection="{world["mine"][0].pk}"')[1].split("</tr>")[0]
     assert "Reconnect" not in healthy
