@@ -178,8 +178,25 @@ class ConnectionStatus(models.TextChoices):
     NEEDS_RECONNECT = "needs_reconnect", "Needs reconnecting"
 
 
+class ConnectionReason(models.TextChoices):
+    """Why a connection needs reconnecting (blank while it is active)."""
+
+    NONE = "", "—"
+    REFRESH_REFUSED = "refresh_refused", "The provider refused to renew it"
+    EXPIRED = "expired", "It expired and can not be renewed"
+    # The API answered 401 and the token could not be renewed: revoked there, or its scopes
+    # withdrawn (the provider does not say which).
+    REVOKED = "revoked_at_provider", "Revoked at the provider"
+    SETTINGS_CHANGED = "action_settings_changed", "The action's settings changed"
+
+
 class ConnectedAccount(models.Model):
-    """A user's OAuth tokens for one action; one connection per user and action."""
+    """A user's OAuth tokens for one action; one connection per user and action.
+
+    A grant belongs to the action's API host, token URL, client id and scope as they were when
+    the user connected: when the builder changes any of them the tokens are deleted and the
+    connection waits for the user to reconnect (`status_reason` says why).
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connected_accounts"
@@ -196,6 +213,9 @@ class ConnectedAccount(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.ACTIVE
+    )
+    status_reason = models.CharField(
+        max_length=32, choices=ConnectionReason.choices, blank=True, default=""
     )
     connected_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

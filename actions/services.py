@@ -10,6 +10,7 @@ from django.db import transaction
 
 from actions import openapi
 from actions.models import Action, AuthType, Consent, Operation
+from actions.oauth.tokens import connections_end_for_settings_change
 from actions.rules import clean_auth, clean_privacy_policy_url, oauth_urls_match_server
 from gpts.catalogue import MODELS_BY_KEY, models_for
 from gpts.models import GPT, PUBLIC_VISIBILITIES
@@ -33,6 +34,14 @@ AUTH_FIELDS = (
     "scope",
     "token_exchange_method",
 )
+
+
+# What an OAuth grant was given for: a change of any of these ends the users' connections.
+GRANT_FIELDS = ("auth_type", "domain", "token_url", "oauth_client_id", "scope")
+
+
+def grant_snapshot(action: Action) -> tuple:
+    return tuple(getattr(action, field) for field in GRANT_FIELDS)
 
 
 def auth_snapshot(action: Action) -> dict:
@@ -160,6 +169,7 @@ def action_update(
 def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, creating) -> Action:
     gpt = action.gpt
     before_auth = None if creating else auth_snapshot(action)
+    before_grant = None if creating else grant_snapshot(action)
     checked = None
     if schema is not None and schema.strip():
         checked = check_schema(gpt=gpt, text=schema, action=None if creating else action)
@@ -209,6 +219,8 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
     action.save()
     if schema is not None:
         _replace_operations(action, checked.verdict.operations if checked else [])
+    if before_grant is not None and before_grant != grant_snapshot(action):
+        connections_end_for_settings_change(action=action)
     if auth_values is not None and before_auth != auth_snapshot(action):
         audit_record(
             workspace=action.workspace,
@@ -222,7 +234,12 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
 
 
 def _replace_operations(action: Action, detected) -> None:
-    old_flags = dict(action.operations.values_list("operation_id", "consequential"))
+    old_terms = {
+        operation_id: (method.upper(), path, consequential)
+        for operation_id, method, path, consequential in action.operations.values_list(
+            "operation_id", "method", "path", "consequential"
+        )
+    }
     action.operations.all().delete()
     Operation.objects.bulk_create(
         [
@@ -241,10 +258,13 @@ def _replace_operations(action: Action, detected) -> None:
             for op in detected
         ]
     )
-    # "Always allow" was given for an operation as it was; a change of its consequential flag,
-    # or its removal, withdraws the approval.
-    new_flags = {op.operation_id: op.consequential for op in detected}
-    stale = [op_id for op_id, flag in old_flags.items() if new_flags.get(op_id, not flag) != flag]
+    # "Always allow" was given for an operation as it was: its method, path and consequential
+    # flag. A change of any of them (a GET approval must not cover a DELETE that took over the
+    # operationId), or the operation's removal, withdraws the approval.
+    new_terms = {
+        op.operation_id: (op.method.upper(), op.path[:2000], op.consequential) for op in detected
+    }
+    stale = [op_id for op_id, terms in old_terms.items() if new_terms.get(op_id) != terms]
     if stale:
         Consent.objects.filter(action=action, operation_id__in=stale).delete()
 

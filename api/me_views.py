@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from actions.models import ConnectedAccount, ConnectionStatus
+from actions.models import ConnectedAccount, ConnectionReason, ConnectionStatus
 from actions.oauth.revoke import connection_revoke
 from actions.oauth.selectors import connection_list_for_user
 from api.base import ApiView, Pagination
@@ -20,6 +20,18 @@ class ConnectedAccountSerializer(serializers.Serializer):
     connected_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
     status = serializers.ChoiceField(choices=ConnectionStatus.values)
+    status_reason = serializers.ChoiceField(
+        choices=[value for value in ConnectionReason.values if value],
+        allow_null=True,
+        help_text="Why the connection needs reconnecting; null while it is active.",
+    )
+
+
+class RevokedSerializer(serializers.Serializer):
+    provider_notified = serializers.BooleanField(
+        help_text="The provider's revocation endpoint confirmed the tokens are revoked."
+    )
+    detail = serializers.CharField()
 
 
 def connected_account_data(account: ConnectedAccount) -> dict:
@@ -36,6 +48,7 @@ def connected_account_data(account: ConnectedAccount) -> dict:
         if account.last_used_at
         else None,
         "status": account.status,
+        "status_reason": account.status_reason or None,
     }
 
 
@@ -49,10 +62,14 @@ class ConnectedAccountListView(ApiView):
 
 class ConnectedAccountDetailView(ApiView):
     @extend_schema(
-        responses={204: None},
+        responses={200: RevokedSerializer},
         description="Delete the tokens and ask the provider to revoke them (RFC 7009) when "
-        "the action names a revocation endpoint.",
+        "the action names a revocation endpoint. The tokens are deleted here in every case; "
+        "`provider_notified` says whether the provider confirmed the revocation.",
     )
     def delete(self, request, connection_id):
-        connection_revoke(user=request.user, connection_id=connection_id)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        result = connection_revoke(user=request.user, connection_id=connection_id)
+        return Response(
+            {"provider_notified": bool(result.provider_notified), "detail": result.summary()},
+            status=status.HTTP_200_OK,
+        )

@@ -145,10 +145,14 @@ def refusal_reason(ip: IPAddress) -> str | None:
 
 
 def refusal_sentence(ip: IPAddress, host: str, reason: str) -> str:
-    """The human sentence for a refused address, e.g. "The address 10.0.0.5 of
-    internal.example is private; actions may not reach private networks."."""
+    """The human sentence for a refused address.
+
+    For an IP literal the address is the builder's own text: "The address 10.0.0.5 is
+    private; ...". For a name the resolved address is not shown (it maps the deployment's
+    internal network for whoever reads the message): "internal.example resolves to a private
+    address; ...".
+    """
     ip = canonical(ip)
-    of_host = "" if host in (str(ip), f"[{ip}]") else f" of {host}"
     reach = next(
         (what for start, what in _REACH if reason.startswith(start)),
         "reserved or special-purpose addresses",
@@ -158,7 +162,21 @@ def refusal_sentence(ip: IPAddress, host: str, reason: str) -> str:
         if reason.startswith("a cloud metadata")
         else " unless the deployment allowlists them (OUTBOUND_ALLOW_PRIVATE)"
     )
-    return f"The address {ip}{of_host} is {reason}; actions may not reach {reach}{unless}."
+    if host in (str(ip), f"[{ip}]"):
+        return f"The address {ip} is {reason}; actions may not reach {reach}{unless}."
+    return f"{host} resolves to {_kind_of_address(reason)}; actions may not reach {reach}{unless}."
+
+
+def _kind_of_address(reason: str) -> str:
+    """ "a private address" for "private (it embeds 10.0.0.1)": the kind, never the address."""
+    if reason.startswith("a cloud metadata"):
+        return "a cloud metadata service's address"
+    kind = reason.split(" (", 1)[0].split(" for ", 1)[0]
+    if kind == "shared address space":
+        kind = "a shared (carrier-grade NAT)"
+    else:
+        kind = ("an " if kind[:1] in "aeiou" else "a ") + kind
+    return f"{kind} address"
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

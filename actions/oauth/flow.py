@@ -296,6 +296,7 @@ def store_tokens(*, user, action: Action, reply: TokenReply) -> ConnectedAccount
             "scopes": " ".join(scopes.split())[:1000],
             "expires_at": expiry_from(reply),
             "status": ConnectionStatus.ACTIVE,
+            "status_reason": "",
             # A reconnection is a new connection: its date is today's.
             "connected_at": timezone.now(),
         },

@@ -1,9 +1,10 @@
 """The access token an action call should carry, refreshed when it has expired or is about to.
 
-The runtime calls `access_token_for` before each call. A refresh happens under a row lock on the
-ConnectedAccount, so when several calls race only the first one talks to the provider and the
-others wait and reuse its fresh token (providers that rotate refresh tokens, as RFC 9700 asks,
-would otherwise see a reused refresh token and revoke the whole grant).
+The runtime calls `access_token_for` before each call, and `refresh_after_rejection` once when
+the API answers 401 to a connection that holds a refresh token. A refresh happens under a row
+lock on the ConnectedAccount, so when several calls race only the first one talks to the
+provider and the others wait and reuse its fresh token (providers that rotate refresh tokens,
+as RFC 9700 asks, would otherwise see a reused refresh token and revoke the whole grant).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from actions.models import Action, ConnectedAccount, ConnectionStatus
+from actions.models import (
+    Action,
+    ConnectedAccount,
+    ConnectionReason,
+    ConnectionStatus,
+    OAuthState,
+)
 from actions.oauth import client
 from actions.oauth.flow import expiry_from
 
@@ -79,8 +86,34 @@ def access_token_for(*, user: Any, action: Action) -> str:
     return _refreshed_token(account_id=account.pk, action=action)
 
 
-def _refreshed_token(*, account_id: int, action: Action) -> str:
-    """Refresh under the row lock; whoever waited on the lock reuses the winner's result."""
+def refresh_after_rejection(*, user: Any, action: Action, rejected: str) -> str:
+    """The API answered 401 to `rejected`: refresh once, whatever the stated expiry (Salesforce
+    sends no `expires_in`, and a provider may end a token early). OAuthRequired when there is
+    nothing to refresh with or the provider refuses; the connection then needs reconnecting."""
+    account = ConnectedAccount.objects.filter(user=user, action=action).first()
+    if account is None:
+        raise _required(action, "Connect your account to use this action.")
+    return _refreshed_token(account_id=account.pk, action=action, rejected=rejected)
+
+
+def holds_refresh_token(*, user: Any, action: Action) -> bool:
+    account = ConnectedAccount.objects.filter(user=user, action=action).only("refresh_token")
+    found = account.first()
+    return bool(found and found.refresh_token)
+
+
+def _lapse(account: ConnectedAccount, reason: str) -> None:
+    account.status = ConnectionStatus.NEEDS_RECONNECT
+    account.status_reason = reason
+    account.save(update_fields=["status", "status_reason"])
+
+
+def _refreshed_token(*, account_id: int, action: Action, rejected: str | None = None) -> str:
+    """Refresh under the row lock; whoever waited on the lock reuses the winner's result.
+
+    `rejected` is a token the API just refused: refresh unless another call already replaced
+    it, and never fall back to it.
+    """
     outcome: Exception | None = None
     with transaction.atomic():
         account = ConnectedAccount.objects.select_for_update().filter(pk=account_id).first()
@@ -89,29 +122,40 @@ def _refreshed_token(*, account_id: int, action: Action) -> str:
             raise _required(action, "Connect your account to use this action.")
         if account.status != ConnectionStatus.ACTIVE:
             raise _required(action, "Your connection has lapsed: reconnect your account.")
-        if not _needs_refresh(account, now):  # another call refreshed it while we waited
+        fresh = (
+            account.access_token != rejected
+            if rejected is not None
+            else not _needs_refresh(account, now)
+        )
+        if fresh:  # another call refreshed it while we waited
             account.last_used_at = now
             account.save(update_fields=["last_used_at"])
             return account.access_token
         if not account.refresh_token:
-            if not _expired(account, now):
+            if rejected is None and not _expired(account, now):
                 account.last_used_at = now
                 account.save(update_fields=["last_used_at"])
                 return account.access_token
-            account.status = ConnectionStatus.NEEDS_RECONNECT
-            account.save(update_fields=["status"])
-            outcome = _required(action, "Your connection has expired: reconnect your account.")
+            if rejected is not None:
+                _lapse(account, ConnectionReason.REVOKED)
+                outcome = _required(
+                    action, "The API refused your connection's token: reconnect your account."
+                )
+            else:
+                _lapse(account, ConnectionReason.EXPIRED)
+                outcome = _required(action, "Your connection has expired: reconnect your account.")
         else:
             try:
                 reply = client.refresh(action, refresh_token=account.refresh_token)
             except client.ProviderError as exc:
                 if exc.refused:
-                    account.status = ConnectionStatus.NEEDS_RECONNECT
-                    account.save(update_fields=["status"])
+                    _lapse(account, ConnectionReason.REFRESH_REFUSED)
                     outcome = _required(
-                        action, "The provider no longer accepts this connection: reconnect."
+                        action,
+                        "The provider no longer accepts this connection: reconnect. "
+                        f"({exc.detail})",
                     )
-                elif not _expired(account, now):
+                elif rejected is None and not _expired(account, now):
                     # Still valid for a few seconds: use it, and try to renew next time.
                     account.last_used_at = now
                     account.save(update_fields=["last_used_at"])
@@ -143,8 +187,29 @@ def _refreshed_token(*, account_id: int, action: Action) -> str:
     raise outcome
 
 
-def mark_needs_reconnect(*, user: Any, action: Action) -> None:
+def mark_needs_reconnect(
+    *, user: Any, action: Action, reason: str = ConnectionReason.REVOKED
+) -> None:
     """For the runtime: the API rejected the token (401), so the user must reconnect."""
     ConnectedAccount.objects.filter(user=user, action=action).update(
-        status=ConnectionStatus.NEEDS_RECONNECT
+        status=ConnectionStatus.NEEDS_RECONNECT, status_reason=reason
+    )
+
+
+def connections_end_for_settings_change(*, action: Action) -> int:
+    """The builder changed what the grants were given for (API host, token URL, client id or
+    scope): delete every user's tokens for `action` and ask them to reconnect, and drop the
+    sign-ins still pending for it.
+
+    The tokens are not sent to the provider for revocation: the old token URL or client may be
+    exactly what the builder replaced, and a save must not wait on a provider.
+    """
+    # A sign-in started under the old settings would finish with a grant for them.
+    OAuthState.objects.filter(action=action, used_at=None).delete()
+    return ConnectedAccount.objects.filter(action=action).update(
+        access_token="",
+        refresh_token="",
+        expires_at=None,
+        status=ConnectionStatus.NEEDS_RECONNECT,
+        status_reason=ConnectionReason.SETTINGS_CHANGED,
     )

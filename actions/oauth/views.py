@@ -114,15 +114,10 @@ def connection_revoke_view(request: HttpRequest, connection_id: int) -> HttpResp
     if request.method == "GET":
         return render(request, "me/connection_revoke.html", {"connection": connection})
     result = connection_revoke(user=request.user, connection_id=connection.pk)
-    where = result.domain or "the provider"
     if result.provider_notified is False:
-        messages.warning(
-            request,
-            f"The connection to {where} is removed here, but the provider could not be told "
-            f"to revoke its tokens ({result.detail}). You can also revoke access on its site.",
-        )
+        messages.warning(request, result.summary())
     else:
-        messages.success(request, f"The connection to {where} is revoked.")
+        messages.success(request, result.summary())
     return redirect("me-connections")
 
 

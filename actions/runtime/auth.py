@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from actions.models import ApiKeyAuthType, AuthType
 from actions.oauth.tokens import access_token_for
 from kernel.encryption import mask_secret
+from kernel.masking import basic_credential_parts, mask_secrets
 
 
 @dataclass
 class AuthResult:
     headers: dict[str, str] = field(default_factory=dict)
-    # Every form a secret takes on the wire (raw and, for Basic, base64).
+    # Every secret the request carries (for Basic also the password half); `mask_text` finds
+    # their encoded shapes itself.
     secrets: list[str] = field(default_factory=list)
     # The same headers as they may be shown: each secret replaced by its hint.
     shown: dict[str, str] = field(default_factory=dict)
@@ -30,7 +32,7 @@ def api_key_headers(action) -> AuthResult:
         encoded = base64.b64encode(key.encode()).decode()
         return AuthResult(
             {"Authorization": f"Basic {encoded}"},
-            [encoded, key],
+            [encoded, *basic_credential_parts(key)],
             {"Authorization": f"Basic {mask_secret(encoded)}"},
         )
     if action.api_key_auth_type == ApiKeyAuthType.CUSTOM:
@@ -51,13 +53,17 @@ def auth_headers(*, action, user) -> AuthResult:
     if action.auth_type == AuthType.API_KEY:
         return api_key_headers(action)
     if action.auth_type == AuthType.OAUTH:
-        token = access_token_for(user=user, action=action)
-        return AuthResult(
-            {"Authorization": f"Bearer {token}"},
-            [token],
-            {"Authorization": f"Bearer {mask_secret(token)}"},
-        )
+        return bearer_auth(access_token_for(user=user, action=action))
     return AuthResult()
+
+
+def bearer_auth(token: str) -> AuthResult:
+    """An OAuth access token as it is sent: always as Bearer (see actions.oauth.client)."""
+    return AuthResult(
+        {"Authorization": f"Bearer {token}"},
+        [token],
+        {"Authorization": f"Bearer {mask_secret(token)}"},
+    )
 
 
 def auth_preview(action) -> dict[str, str]:
@@ -70,20 +76,10 @@ def auth_preview(action) -> dict[str, str]:
     return {}
 
 
-# A secret shorter than this is not searched for in other text: replacing every "ab" of a
-# response would garble it, and such a key is no secret worth the name anyway.
-MIN_MASKED_LENGTH = 6
-
-
 def mask_text(text: str, secrets: list[str]) -> str:
-    """`text` with every occurrence of a secret replaced by its hint (for what the API sent
-    back, or a URL: an API may echo what it received)."""
-    for secret in sorted(
-        (s for s in secrets if len(s) >= MIN_MASKED_LENGTH), key=len, reverse=True
-    ):
-        if secret in text:
-            text = text.replace(secret, mask_secret(secret))
-    return text
+    """`text` with every secret replaced by its hint, in every shape an API may echo it
+    (JSON-escaped, URL-encoded, base64, case-changed): for what the API sent back, or a URL."""
+    return mask_secrets(text, secrets)
 
 
 def mask_headers(headers: dict[str, str], secrets: list[str]) -> dict[str, str]:

@@ -14,6 +14,11 @@ consequential flag changes). `decline` is recorded and answers 200 `{"status": "
 user's decision is a normal outcome for the caller (a model is told the user said no), not an
 error of the request.
 
+An OAuth call the API answers with 401 while the connection holds a refresh token is retried
+once with a freshly refreshed token (a provider may end a token before its stated expiry, and
+Salesforce states none); a 401 is a refusal of authentication, so the request was not acted on.
+Only a refresh that fails, or a second 401, asks the user to reconnect.
+
 No database transaction is held across the outbound call: a slow API must not pin a row lock or
 a connection in a transaction for 45 seconds.
 """
@@ -26,8 +31,21 @@ from typing import Any
 from django.db import IntegrityError
 
 from actions.models import Action, AuthType, Consent, Invocation, InvocationStatus, Operation
-from actions.oauth.tokens import OAuthRequired, mark_needs_reconnect, start_url
-from actions.runtime.auth import auth_headers, auth_preview, mask_headers, mask_text
+from actions.oauth.tokens import (
+    OAuthRequired,
+    holds_refresh_token,
+    mark_needs_reconnect,
+    refresh_after_rejection,
+    start_url,
+)
+from actions.runtime.auth import (
+    AuthResult,
+    auth_headers,
+    auth_preview,
+    bearer_auth,
+    mask_headers,
+    mask_text,
+)
 from actions.runtime.request import BuiltRequest, build_request
 from actions.selectors import consent_get_for_user
 from kernel.errors import RuleViolation
@@ -212,37 +230,37 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
         raise RuleViolation(
             "oauth_required", exc.detail, status=401, authorize_url=exc.authorize_url
         ) from None
-    headers = {**built.headers, **auth.headers}
     request_data = _request_data(built, auth.shown, auth.secrets)
     request_bytes = len(built.body or b"")
+    secrets = list(auth.secrets)
 
-    try:
-        response = fetch(
-            built.method,
-            built.url,
-            headers=headers,
-            body=built.body,
-            host_check=lambda host: _policy_check(action, host),
-            policy=action_call(),
-        )
-    except OutboundError as exc:
-        # A redirect to a host the policy refuses arrives here too, as domain_not_allowed.
-        status = OUTBOUND_STATUS.get(exc.code, 502)
-        record(
-            InvocationStatus.REFUSED if exc.code in REFUSAL_CODES else InvocationStatus.ERROR,
-            error_code=exc.code,
-            request_bytes=request_bytes,
-        )
-        raise RuleViolation(
-            exc.code, mask_text(str(exc.detail), auth.secrets), status=status, request=request_data
-        ) from None
+    response = _send(action, built, auth, record, request_data, secrets)
+    if response.status == 401 and action.auth_type == AuthType.OAUTH:
+        rejected = auth.secrets[0] if auth.secrets else ""
+        if holds_refresh_token(user=user, action=action):
+            try:
+                auth = bearer_auth(
+                    refresh_after_rejection(user=user, action=action, rejected=rejected)
+                )
+            except OAuthRequired as exc:
+                record(InvocationStatus.ERROR, error_code="oauth_required", http_status=401)
+                raise RuleViolation(
+                    "oauth_required",
+                    exc.detail,
+                    status=401,
+                    authorize_url=exc.authorize_url,
+                    request=request_data,
+                ) from None
+            secrets += auth.secrets
+            request_data = _request_data(built, auth.shown, secrets)
+            response = _send(action, built, auth, record, request_data, secrets)
 
     response_data = {
         "status": response.status,
-        "headers": mask_headers(dict(response.headers), auth.secrets),
+        "headers": mask_headers(dict(response.headers), secrets),
         # An API that echoes what it received must not hand the builder's key to the user.
-        "body": mask_text(response.text, auth.secrets),
-        "url": mask_text(response.url, auth.secrets),
+        "body": mask_text(response.text, secrets),
+        "url": mask_text(response.url, secrets),
     }
     sizes = {
         "http_status": response.status,
@@ -251,7 +269,7 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
     }
 
     if response.status == 401 and action.auth_type == AuthType.OAUTH:
-        # The provider no longer honours the token (revoked, or scopes withdrawn).
+        # The provider no longer honours the token (revoked, or scopes withdrawn), even fresh.
         mark_needs_reconnect(user=user, action=action)
         record(InvocationStatus.ERROR, error_code="oauth_required", **sizes)
         raise RuleViolation(
@@ -289,6 +307,30 @@ def operation_run(*, action: Action, operation_id: str, arguments: Any, consent:
         "response": response_data,
         "duration_ms": int((time.monotonic() - record.started) * 1000),
     }
+
+
+def _send(action: Action, built: BuiltRequest, auth: AuthResult, record, request_data, secrets):
+    """The guarded outbound call; an outbound refusal is recorded and raised as RuleViolation."""
+    try:
+        return fetch(
+            built.method,
+            built.url,
+            headers={**built.headers, **auth.headers},
+            body=built.body,
+            host_check=lambda host: _policy_check(action, host),
+            policy=action_call(),
+        )
+    except OutboundError as exc:
+        # A redirect to a host the policy refuses arrives here too, as domain_not_allowed.
+        status = OUTBOUND_STATUS.get(exc.code, 502)
+        record(
+            InvocationStatus.REFUSED if exc.code in REFUSAL_CODES else InvocationStatus.ERROR,
+            error_code=exc.code,
+            request_bytes=len(built.body or b""),
+        )
+        raise RuleViolation(
+            exc.code, mask_text(str(exc.detail), secrets), status=status, request=request_data
+        ) from None
 
 
 def consent_revoke(*, user, consent_id) -> None:

@@ -4,6 +4,11 @@
  * consent_required shows the approval prompt (Allow / Always allow when offered / Decline); the
  * choice is sent back as "consent". Then the request as sent (secrets already masked by the
  * server) and the response (status, headers, body) are shown. Plain JS, no dependencies.
+ *
+ * Connecting an account leaves the page (provider sign-in, then back through the callback).
+ * What was typed is kept in sessionStorage (this tab only, never the server) before leaving,
+ * and the page comes back with ?resume=1: the fields are filled in again and the call is run
+ * again. Approval is asked again too: an approval is for one call, not carried across pages.
  */
 (function () {
   "use strict";
@@ -18,6 +23,45 @@
   var problem = document.getElementById("problem");
   var outcome = document.getElementById("outcome");
   var pendingArguments = null;
+  var RESUME_KEY = "preview-resume:" + runUrl;
+  var RESUME_MAX_AGE_MS = 15 * 60 * 1000; // the provider's state lives 10 minutes
+
+  function typedValues() {
+    var values = {};
+    var fields = form.querySelectorAll("[data-arg]");
+    for (var i = 0; i < fields.length; i++) {
+      values[fields[i].getAttribute("data-arg")] = fields[i].value;
+    }
+    return values;
+  }
+
+  function remember() {
+    try {
+      sessionStorage.setItem(
+        RESUME_KEY, JSON.stringify({ values: typedValues(), at: Date.now() })
+      );
+    } catch (e) { /* storage refused (private mode): the user types again */ }
+  }
+
+  /* The values kept before a connect round trip, once; null when there are none. */
+  function takeRemembered() {
+    var saved = null;
+    try {
+      saved = JSON.parse(sessionStorage.getItem(RESUME_KEY) || "null");
+      sessionStorage.removeItem(RESUME_KEY);
+    } catch (e) {
+      return null;
+    }
+    if (!saved || typeof saved.values !== "object" || !saved.values) return null;
+    if (!(Date.now() - saved.at < RESUME_MAX_AGE_MS)) return null;
+    return saved.values;
+  }
+
+  function resumeUrl() {
+    var params = new URLSearchParams(window.location.search);
+    params.set("resume", "1");
+    return window.location.pathname + "?" + params.toString();
+  }
 
   function show(el, visible) { el.hidden = !visible; }
 
@@ -168,7 +212,7 @@
         }
         var link = null;
         if (data.code === "oauth_required" && data.authorize_url) {
-          link = data.authorize_url + "?next=" + encodeURIComponent(window.location.pathname);
+          link = data.authorize_url + "?next=" + encodeURIComponent(resumeUrl());
         }
         fail(
           "The request was not sent (" + (data.code || result.http) + ")",
@@ -196,6 +240,36 @@
     }
     run(args, null);
   });
+
+  document.getElementById("problem-link").addEventListener("click", function (event) {
+    if (event.target.closest("a")) remember();
+  });
+
+  (function resume() {
+    var params = new URLSearchParams(window.location.search);
+    if (params.get("resume") !== "1") return;
+    params.delete("resume");
+    var query = params.toString();
+    window.history.replaceState(
+      null, "", window.location.pathname + (query ? "?" + query : "") + window.location.hash
+    );
+    var values = takeRemembered();
+    if (!values) return;
+    var fields = form.querySelectorAll("[data-arg]");
+    for (var i = 0; i < fields.length; i++) {
+      var key = fields[i].getAttribute("data-arg");
+      if (Object.prototype.hasOwnProperty.call(values, key)) fields[i].value = String(values[key]);
+    }
+    var args;
+    try {
+      args = collect();
+    } catch (error) {
+      fail("Check the arguments", error.message);
+      return;
+    }
+    state.textContent = "Connected: running your request again.";
+    run(args, null);
+  })();
 
   approval.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-consent]");

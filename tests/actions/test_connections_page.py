@@ -122,6 +122,30 @@ def test_actions_are_named_by_their_schema_title(schema, title):
     assert action_title(Action(domain="api.example.com", schema=schema)) == title
 
 
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("refresh_refused", "The provider refused to renew it"),
+        ("revoked_at_provider", "Revoked at the provider"),
+        ("action_settings_changed", "The action&#x27;s settings changed"),
+        ("expired", "It expired and can not be renewed"),
+    ],
+)
+def test_a_lapsed_connection_says_why_and_offers_reconnect(world, reason, shown):
+    crm_connection = world["mine"][1]
+    ConnectedAccount.objects.filter(pk=crm_connection.pk).update(status_reason=reason)
+    html = world["client"].get("/me/connections/").content.decode()
+    row = html.split(f'data-connection="{crm_connection.pk}"')[1].split("</tr>")[0]
+    assert "Needs reconnecting" in row and shown in row
+    assert (
+        f'class="button" href="/actions/{world["crm"].pk}/oauth/start?next=/me/connections/"' in row
+    )
+    healthy = html.split(f'data-connection="{world["mine"][0].pk}"')[1].split("</tr>")[0]
+    assert "Reconnect" not in healthy
+    api = api_for(world["user"]).get("/api/v1/me/connected-accounts/").json()["results"]
+    assert {row["id"]: row["status_reason"] for row in api}[crm_connection.pk] == reason
+
+
 def test_page_needs_login():
     response = Client().get("/me/connections/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
@@ -227,11 +251,13 @@ def test_api_lists_my_connections(world, django_assert_max_num_queries):
         "connected_at",
         "last_used_at",
         "status",
+        "status_reason",
     }
     assert row["gpt"] == world["todo"].gpt_id and row["action"] == world["todo"].pk
     assert row["domain"] == "127.0.0.1"
     assert row["scopes"] == ["todos", "read"]
     assert row["status"] == "active" and row["last_used_at"]
+    assert row["status_reason"] is None
     assert rows[world["mine"][1].pk]["status"] == "needs_reconnect"
     assert rows[world["mine"][1].pk]["last_used_at"] is None
     assert "secret-" not in response.content.decode()
@@ -241,7 +267,10 @@ def test_api_delete(world, fake):
     fake.expect_request("/revoke", method="POST").respond_with_data("")
     mine = world["mine"][0]
     client = api_for(world["user"])
-    assert client.delete(f"/api/v1/me/connected-accounts/{mine.pk}/").status_code == 204
+    answer = client.delete(f"/api/v1/me/connected-accounts/{mine.pk}/")
+    assert answer.status_code == 200
+    assert answer.json()["provider_notified"] is True
+    assert "revocation endpoint" in answer.json()["detail"]
     assert not ConnectedAccount.objects.filter(pk=mine.pk).exists()
     assert len(fake.log) == 2
     again = client.delete(f"/api/v1/me/connected-accounts/{mine.pk}/")

@@ -111,6 +111,7 @@ def test_an_expired_or_expiring_token_is_refreshed(world, fake, expires_in):
     assert form == {
         "grant_type": "refresh_token",
         "refresh_token": "rt-old",
+        "scope": "todos read",  # Microsoft refuses a refresh without it
         "client_id": "client-abc",
         "client_secret": "s3cret/with+odd=chars",
     }

@@ -189,13 +189,19 @@ def test_metadata_stays_refused_inside_an_allowlisted_range(connect_spy, url):
     assert connect_spy.targets == []
 
 
-def test_refusals_name_the_address_and_the_reason(connect_spy):
+def test_refusals_name_the_reason_but_not_the_resolved_address(connect_spy):
     with pytest.raises(OutboundError) as info:
         fetch("GET", "https://internal.example/", resolver=StubResolver(DNS))
     assert info.value.detail.startswith(
-        "The address 10.0.0.5 of internal.example is private; actions may not reach private "
-        "networks"
+        "internal.example resolves to a private address; actions may not reach private networks"
     )
+    assert "10.0.0.5" not in info.value.detail
+
+
+def test_a_literal_address_is_named_as_the_builder_wrote_it(connect_spy):
+    with pytest.raises(OutboundError) as info:
+        fetch("GET", "https://10.0.0.5/", resolver=StubResolver(DNS))
+    assert info.value.detail.startswith("The address 10.0.0.5 is private;")
 
 
 # -- redirects from an allowlisted server to places it may not send us ------------------------

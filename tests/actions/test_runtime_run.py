@@ -696,6 +696,8 @@ def test_an_api_refusing_the_oauth_token_asks_the_user_to_reconnect(world):
     assert "revoked-at-the-provider" not in response.content.decode()
     account.refresh_from_db()
     assert account.status == "needs_reconnect"
+    assert account.status_reason == "revoked_at_provider"
+    assert len(received(server)) == 1  # no refresh token: nothing to retry with
 
 
 # The Preview page (its behaviour in a browser: tests/browser/test_preview.py) ---------------

@@ -47,6 +47,7 @@ def test_run_connect_approve_and_revoke(live_server, settings, page, screenshot)
     sign_in(page, world.site, world.user)
     preview = f"{world.site}/editor/actions/{world.action.pk}/operations/listTodos/test"
     page.goto(preview)
+    page.select_option("#arg-done", "false")  # typed before the connect round trip
     run_approving(page)
 
     # No connection yet: the runtime answers oauth_required and the page offers to connect.
@@ -63,13 +64,16 @@ def test_run_connect_approve_and_revoke(live_server, settings, page, screenshot)
     screenshot("oauth_provider_consent")
     page.click("input[name=allow]")
 
-    # Back on the Preview page where the user started, connected.
-    page.wait_for_url(preview)
+    # Back on the Preview page where the user started, connected, with the arguments as they
+    # were typed; the call resumes by itself and asks for approval again.
+    page.wait_for_url(f"{preview}**")
     assert "is connected" in page.inner_text(".messages")
     account = ConnectedAccount.objects.get(user=world.user, action=world.action)
     assert account.scopes == "todos"
-
-    run_approving(page)
+    assert page.input_value("#arg-done") == "false"
+    page.locator("#approval").wait_for(state="visible")
+    page.wait_for_function("!window.location.search.includes('resume')")
+    page.click("#approval button[data-consent=allow]")
     page.locator("#response-body").wait_for(state="visible")
     page.wait_for_function(
         "document.querySelector('#response-body').textContent.includes('Water the plants')"
