@@ -92,6 +92,10 @@ class Action(models.Model):
                 name="action_custom_header_named",
                 violation_error_message="A custom header API key needs the header's name.",
             ),
+            # Target of the schema imports' composite foreign key (migration 0003).
+            models.UniqueConstraint(
+                fields=["id", "workspace"], name="action_id_workspace_unique"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -133,6 +133,10 @@ class AuditKind(models.TextChoices):
     MEMBER_REMOVED = "member_removed", "Member removed"
     ROLE_CHANGED = "role_changed", "Member role changed"
     ACTION_AUTH_CHANGED = "action_auth_changed", "Action authentication changed"
+    ACTION_DELETED = "action_deleted", "Action deleted"
+    GPT_DELETED = "gpt_deleted", "GPT deleted"
+    GPT_MOVED_OUT = "gpt_moved_out", "GPT moved to another workspace"
+    GPT_MOVED_IN = "gpt_moved_in", "GPT moved in from another workspace"
 
 
 class AuditEvent(models.Model):
