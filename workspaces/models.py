@@ -100,7 +100,7 @@ class AllowedDomain(models.Model):
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="allowed_domains"
     )
-    pattern = models.CharField(max_length=255)
+    pattern = models.CharField("Domain", max_length=255)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
