@@ -27,7 +27,11 @@ from actions.models import (
 from actions.services import AUTH_FIELDS, action_delete, action_update
 from kernel.encryption import mask_secret
 from kernel.errors import RuleViolation
-from workspaces.admin_scoping import ScopedModelAdmin, ScopedTabularInline
+from workspaces.admin_scoping import (
+    CascadeThroughServiceMixin,
+    ScopedModelAdmin,
+    ScopedTabularInline,
+)
 
 PREVIEW_CHARS = 600
 PREVIEW_LINES = 12
@@ -130,7 +134,7 @@ class OperationInline(ScopedTabularInline):
 
 
 @admin.register(Action)
-class ActionAdmin(ScopedModelAdmin):
+class ActionAdmin(CascadeThroughServiceMixin, ScopedModelAdmin):
     form = ActionAdminForm
     list_display = [
         "__str__",

@@ -17,6 +17,7 @@ from actions.services import action_delete
 from gpts.models import GPT
 from gpts.services import EDITABLE_FIELDS, gpt_create, gpt_delete, gpt_move, gpt_update
 from workspaces.admin_scoping import (
+    CascadeThroughServiceMixin,
     RefusalAsMessageMixin,
     ScopedModelAdmin,
     ScopedTabularInline,
@@ -77,7 +78,7 @@ class ActionInline(ScopedTabularInline):
 
 
 @admin.register(GPT)
-class GPTAdmin(RefusalAsMessageMixin, ScopedModelAdmin):
+class GPTAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedModelAdmin):
     form = GPTAdminForm
     list_display = [
         "name",

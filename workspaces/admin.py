@@ -14,15 +14,18 @@ from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from kernel.errors import RuleViolation
 from workspaces.admin_scoping import (
+    CascadeThroughServiceMixin,
     RefusalAsMessageMixin,
     ScopedModelAdmin,
     ScopedTabularInline,
@@ -345,7 +348,7 @@ class WorkspacePolicyForm(forms.ModelForm):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(RefusalAsMessageMixin, ScopedModelAdmin):
+class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedModelAdmin):
     workspace_path = ""
     ordering = ["name"]
     list_display = ["name", "slug", "plan", "domain_policy", "member_count", "created_at"]
@@ -557,6 +560,18 @@ class MembershipAdmin(RefusalAsMessageMixin, ScopedModelAdmin):
         if not super().has_delete_permission(request, obj):
             return False
         return obj is None or _removal_refusal(request, obj) is None
+
+    def delete_view(self, request, object_id, extra_context=None):
+        # The delete button is hidden for a refused removal; a posted one says why.
+        membership = self.get_object(request, object_id)
+        if membership is not None and super().has_delete_permission(request, membership):
+            refusal = _removal_refusal(request, membership)
+            if refusal:
+                messages.error(request, refusal)
+                return HttpResponseRedirect(
+                    reverse("admin:workspaces_membership_change", args=[membership.pk])
+                )
+        return super().delete_view(request, object_id, extra_context)
 
     def delete_model(self, request, obj):
         membership_remove(membership=obj, actor=request.user)

@@ -150,3 +150,13 @@ class RefusalAsMessageMixin:
         except RuleViolation as exc:
             messages.error(request, exc.detail)
             return HttpResponseRedirect(request.get_full_path())
+
+
+class CascadeThroughServiceMixin:
+    """For admins whose delete goes through a service that removes the dependent records
+    (operations, approvals, invocations...): those records' own admins refuse deleting them
+    one by one, which must not block the service's cascade."""
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
