@@ -1,10 +1,19 @@
 """Actions and what they leave behind, for workspace admins. Secrets are write-only here:
-forms show a masked hint and an empty password box that keeps the stored value when left blank."""
+forms show a masked hint and an empty password box that keeps the stored value when left blank.
+
+Writes go through `actions.services` (update, delete), which check the product rules and write
+the audit rows. The rows an action leaves (operations, imports, connections, approvals,
+invocations, OAuth states) are records: the admin shows them and changes none of them here.
+Schemas can be megabytes: pages show a short monospace preview with the size and the number of
+operations, never the whole text.
+"""
 
 from django import forms
 from django.contrib import admin
 from django.db import transaction
 from django.db.models import Count
+from django.db.models.functions import Length, Substr
+from django.utils.html import format_html
 
 from actions.models import (
     Action,
@@ -15,10 +24,34 @@ from actions.models import (
     Operation,
     SchemaImport,
 )
-from actions.services import AUTH_FIELDS, action_update
+from actions.services import AUTH_FIELDS, action_delete, action_update
 from kernel.encryption import mask_secret
 from kernel.errors import RuleViolation
-from workspaces.admin_scoping import ScopedModelAdmin, ScopedTabularInline
+from workspaces.admin_scoping import (
+    CascadeThroughServiceMixin,
+    ScopedModelAdmin,
+    ScopedTabularInline,
+)
+
+PREVIEW_CHARS = 600
+PREVIEW_LINES = 12
+LIST_PREVIEW_CHARS = 60
+
+
+def schema_size(characters: int, operations: int) -> str:
+    if not characters:
+        return "No schema"
+    size = (
+        f"{characters:,} characters"
+        if characters < 10_000
+        else f"{characters / 1024:,.0f} K characters"
+    )
+    return f"{size}, {operations} operation{'s' if operations != 1 else ''}"
+
+
+def schema_head(text: str, *, chars: int, lines: int) -> str:
+    head = "\n".join(text[:chars].splitlines()[:lines])
+    return head + ("\n…" if len(head) < len(text) else "")
 
 
 class SecretInput(forms.PasswordInput):
@@ -101,7 +134,7 @@ class OperationInline(ScopedTabularInline):
 
 
 @admin.register(Action)
-class ActionAdmin(ScopedModelAdmin):
+class ActionAdmin(CascadeThroughServiceMixin, ScopedModelAdmin):
     form = ActionAdminForm
     list_display = [
         "__str__",
@@ -109,6 +142,7 @@ class ActionAdmin(ScopedModelAdmin):
         "workspace",
         "auth_type",
         "openapi_version",
+        "schema_summary",
         "connection_count",
         "updated_at",
     ]
@@ -119,7 +153,7 @@ class ActionAdmin(ScopedModelAdmin):
         "gpt",
         "workspace",
         "domain",
-        "schema",
+        "schema_preview",
         "schema_format",
         "openapi_version",
         "errors",
@@ -133,18 +167,61 @@ class ActionAdmin(ScopedModelAdmin):
         ("Authentication", {"fields": AUTH_FIELDS}),
         (
             "Schema",
-            {"fields": ["schema", "schema_format", "openapi_version", "errors", "warnings"]},
+            {
+                "fields": [
+                    "schema_preview",
+                    "schema_format",
+                    "openapi_version",
+                    "errors",
+                    "warnings",
+                ],
+                "description": "The schema is edited in the editor, where its verdict is shown.",
+            },
         ),
         ("Dates", {"fields": ["created_at", "updated_at"]}),
     ]
 
     def get_queryset(self, request):
-        # One query for the whole page: users' connections counted, never their tokens.
-        return super().get_queryset(request).annotate(connection_count=Count("connections"))
+        # One query for the whole page: users' connections counted, never their tokens, and
+        # of each schema only its size and first characters (the text itself stays deferred).
+        return (
+            super()
+            .get_queryset(request)
+            .defer("schema")
+            .annotate(
+                connection_count=Count("connections", distinct=True),
+                operation_count=Count("operations", distinct=True),
+                schema_length=Length("schema"),
+                schema_start=Substr("schema", 1, LIST_PREVIEW_CHARS),
+            )
+        )
 
     @admin.display(description="Connected accounts", ordering="connection_count")
     def connection_count(self, obj) -> int:
         return obj.connection_count
+
+    @admin.display(description="Schema", ordering="schema_length")
+    def schema_summary(self, obj) -> str:
+        if not obj.schema_length:
+            return "No schema"
+        first_line = (obj.schema_start.strip().splitlines() or [""])[0]
+        return format_html(
+            '<code title="{}">{}…</code><br><small>{}</small>',
+            schema_size(obj.schema_length, obj.operation_count),
+            first_line[:LIST_PREVIEW_CHARS],
+            schema_size(obj.schema_length, obj.operation_count),
+        )
+
+    @admin.display(description="Schema")
+    def schema_preview(self, obj) -> str:
+        if obj is None or not obj.schema:
+            return "No schema"
+        return format_html(
+            '<pre style="font-family: monospace; white-space: pre-wrap; max-height: 16em; '
+            'overflow: auto; margin: 0">{}</pre><p class="help">{}</p>',
+            schema_head(obj.schema, chars=PREVIEW_CHARS, lines=PREVIEW_LINES),
+            schema_size(len(obj.schema), obj.operations.count()),
+        )
 
     def get_form(self, request, obj=None, **kwargs):
         form_class = super().get_form(request, obj, **kwargs)
@@ -161,9 +238,31 @@ class ActionAdmin(ScopedModelAdmin):
     def has_add_permission(self, request, obj=None):
         return False  # actions are created with a schema, in the editor or the API
 
+    def delete_model(self, request, obj):
+        action_delete(action=obj, acting_user=request.user)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        for action in queryset:
+            action_delete(action=action, acting_user=request.user)
+
+
+class RecordAdmin(ScopedModelAdmin):
+    """Rows written by the runtime, imports and OAuth flows: shown, never added, edited or
+    deleted here (a deleted consent or connection would skip the user's revocation flow)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Operation)
-class OperationAdmin(ScopedModelAdmin):
+class OperationAdmin(RecordAdmin):
     workspace_path = "action__workspace"
     list_display = ["operation_id", "method", "path", "action", "gpt", "consequential"]
     list_filter = ["method", "consequential"]
@@ -187,7 +286,7 @@ class OperationAdmin(ScopedModelAdmin):
 
 
 @admin.register(SchemaImport)
-class SchemaImportAdmin(ScopedModelAdmin):
+class SchemaImportAdmin(RecordAdmin):
     list_display = ["url", "action", "status", "attempts", "created_at", "finished_at"]
     list_filter = ["status", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["url"]
@@ -210,7 +309,7 @@ class SchemaImportAdmin(ScopedModelAdmin):
 
 
 @admin.register(ConnectedAccount)
-class ConnectedAccountAdmin(ScopedModelAdmin):
+class ConnectedAccountAdmin(RecordAdmin):
     """Admins see who connected what and when; never a token."""
 
     list_display = ["user", "gpt", "action", "status", "scopes", "connected_at", "last_used_at"]
@@ -245,7 +344,7 @@ class ConnectedAccountAdmin(ScopedModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(ScopedModelAdmin):
+class ConsentAdmin(RecordAdmin):
     list_display = ["user", "gpt", "operation_id", "created_at"]
     list_filter = [("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "operation_id"]
@@ -260,7 +359,7 @@ class ConsentAdmin(ScopedModelAdmin):
 
 
 @admin.register(Invocation)
-class InvocationAdmin(ScopedModelAdmin):
+class InvocationAdmin(RecordAdmin):
     list_display = [
         "created_at",
         "user",
@@ -298,7 +397,7 @@ class InvocationAdmin(ScopedModelAdmin):
 
 
 @admin.register(OAuthState)
-class OAuthStateAdmin(ScopedModelAdmin):
+class OAuthStateAdmin(RecordAdmin):
     workspace_path = "action__workspace"
     list_display = ["user", "action", "created_at", "expires_at", "used_at"]
     list_select_related = ["user", "action"]

@@ -36,7 +36,9 @@ class Action(models.Model):
     not re-validate.
     """
 
-    gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="actions")
+    gpt = models.ForeignKey(
+        "gpts.GPT", on_delete=models.CASCADE, related_name="actions", verbose_name="GPT"
+    )
     # Denormalised from gpt.workspace so every tenant filter is one join shorter.
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="actions"
@@ -44,24 +46,30 @@ class Action(models.Model):
     domain = models.CharField(max_length=255, blank=True)
     schema = models.TextField(blank=True)
     schema_format = models.CharField(max_length=8, blank=True)
-    openapi_version = models.CharField(max_length=16, blank=True)
+    openapi_version = models.CharField("OpenAPI version", max_length=16, blank=True)
     errors = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
-    privacy_policy_url = models.URLField(max_length=2000, blank=True)
+    privacy_policy_url = models.URLField("Privacy policy URL", max_length=2000, blank=True)
 
-    auth_type = models.CharField(max_length=16, choices=AuthType.choices, default=AuthType.NONE)
-    api_key = EncryptedTextField(blank=True)
-    api_key_auth_type = models.CharField(
-        max_length=16, choices=ApiKeyAuthType.choices, default=ApiKeyAuthType.BEARER
+    auth_type = models.CharField(
+        "Authentication", max_length=16, choices=AuthType.choices, default=AuthType.NONE
     )
-    custom_header = models.CharField(max_length=128, blank=True)
-    oauth_client_id = models.CharField(max_length=512, blank=True)
-    oauth_client_secret = EncryptedTextField(blank=True)
-    authorization_url = models.URLField(max_length=2000, blank=True)
-    token_url = models.URLField(max_length=2000, blank=True)
-    revocation_url = models.URLField(max_length=2000, blank=True)
+    api_key = EncryptedTextField("API key", blank=True)
+    api_key_auth_type = models.CharField(
+        "API key sent as",
+        max_length=16,
+        choices=ApiKeyAuthType.choices,
+        default=ApiKeyAuthType.BEARER,
+    )
+    custom_header = models.CharField("Custom header name", max_length=128, blank=True)
+    oauth_client_id = models.CharField("Client ID", max_length=512, blank=True)
+    oauth_client_secret = EncryptedTextField("Client secret", blank=True)
+    authorization_url = models.URLField("Authorization URL", max_length=2000, blank=True)
+    token_url = models.URLField("Token URL", max_length=2000, blank=True)
+    revocation_url = models.URLField("Revocation URL", max_length=2000, blank=True)
     scope = models.CharField(max_length=1000, blank=True)
     token_exchange_method = models.CharField(
+        "Token exchange method",
         max_length=24,
         choices=TokenExchangeMethod.choices,
         default=TokenExchangeMethod.DEFAULT_POST,
@@ -92,6 +100,8 @@ class Action(models.Model):
                 name="action_custom_header_named",
                 violation_error_message="A custom header API key needs the header's name.",
             ),
+            # Target of the schema imports' composite foreign key (migration 0003).
+            models.UniqueConstraint(fields=["id", "workspace"], name="action_id_workspace_unique"),
         ]
 
     def __str__(self) -> str:
@@ -107,8 +117,10 @@ class Operation(models.Model):
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="operations")
     # Denormalised from action.gpt so the database can enforce uniqueness across actions.
-    gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="operations")
-    operation_id = models.CharField(max_length=64)
+    gpt = models.ForeignKey(
+        "gpts.GPT", on_delete=models.CASCADE, related_name="operations", verbose_name="GPT"
+    )
+    operation_id = models.CharField("Operation ID", max_length=64)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=2000)
     summary = models.CharField(max_length=1000, blank=True)
@@ -150,7 +162,7 @@ class SchemaImport(models.Model):
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="schema_imports"
     )
-    url = models.URLField(max_length=2000)
+    url = models.URLField("URL", max_length=2000)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -202,7 +214,9 @@ class ConnectedAccount(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connected_accounts"
     )
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="connections")
-    gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="+")
+    gpt = models.ForeignKey(
+        "gpts.GPT", on_delete=models.CASCADE, related_name="+", verbose_name="GPT"
+    )
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
     )
@@ -241,16 +255,18 @@ class OAuthState(models.Model):
     on to the token endpoint, so it is encrypted.
     """
 
-    state_hash = models.CharField(max_length=64, unique=True)
+    state_hash = models.CharField("State hash (SHA-256)", max_length=64, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="+")
-    code_verifier = EncryptedTextField()
+    code_verifier = EncryptedTextField("PKCE code verifier")
     return_to = models.CharField(max_length=2000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "OAuth state"
+        verbose_name_plural = "OAuth states"
         indexes = [models.Index(fields=["expires_at"])]
 
     def __str__(self) -> str:
@@ -263,15 +279,19 @@ class Consent(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents"
     )
-    gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="+")
+    gpt = models.ForeignKey(
+        "gpts.GPT", on_delete=models.CASCADE, related_name="+", verbose_name="GPT"
+    )
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="consents")
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
     )
-    operation_id = models.CharField(max_length=64)
+    operation_id = models.CharField("Operation ID", max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "remembered approval"
+        verbose_name_plural = "remembered approvals"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -298,20 +318,22 @@ class Invocation(models.Model):
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="invocations"
     )
-    gpt = models.ForeignKey("gpts.GPT", on_delete=models.CASCADE, related_name="invocations")
+    gpt = models.ForeignKey(
+        "gpts.GPT", on_delete=models.CASCADE, related_name="invocations", verbose_name="GPT"
+    )
     action = models.ForeignKey(
         Action, null=True, on_delete=models.SET_NULL, related_name="invocations"
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    operation_id = models.CharField(max_length=64)
+    operation_id = models.CharField("Operation ID", max_length=64)
     status = models.CharField(max_length=16, choices=InvocationStatus.choices)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    request_bytes = models.PositiveIntegerField(default=0)
-    response_bytes = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField("Duration (ms)", default=0)
+    request_bytes = models.PositiveIntegerField("Request size (bytes)", default=0)
+    response_bytes = models.PositiveIntegerField("Response size (bytes)", default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

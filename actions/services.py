@@ -271,4 +271,21 @@ def _replace_operations(action: Action, detected) -> None:
 
 @transaction.atomic
 def action_delete(*, action: Action, acting_user) -> None:
+    GPT.objects.select_for_update().get(pk=action.gpt_id)
+    action = Action.objects.select_related("gpt", "workspace").get(pk=action.pk)
+    audit_record(
+        workspace=action.workspace,
+        actor=acting_user,
+        kind=AuditKind.ACTION_DELETED,
+        target=f"{action.gpt.name}: {action.domain or 'new action'}",
+        before={
+            "id": action.pk,
+            "gpt": action.gpt.name,
+            "domain": action.domain,
+            "auth_type": action.auth_type,
+            "operations": list(
+                action.operations.order_by("id").values_list("operation_id", flat=True)
+            ),
+        },
+    )
     action.delete()

@@ -8,6 +8,9 @@ from config.login import ThrottledLoginView, throttle_admin_login
 # The admin's login page gets the same throttle as /accounts/login/ (set before admin.site.urls
 # is read: its "login/" route takes self.login).
 admin.site.login = throttle_admin_login(admin.site.login)
+admin.site.site_header = "Actions platform administration"
+admin.site.site_title = "Actions platform administration"
+admin.site.index_title = "Workspaces, GPTs and actions"
 
 urlpatterns = [
     path("", views.home, name="home"),

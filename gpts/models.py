@@ -55,6 +55,9 @@ class GPT(models.Model):
                 name="gpt_visibility_valid",
                 violation_error_message="Unknown visibility.",
             ),
+            # The target of the composite foreign keys that keep every action (and what it
+            # leaves) in its GPT's workspace (actions migration 0003, PostgreSQL).
+            models.UniqueConstraint(fields=["id", "workspace"], name="gpt_id_workspace_unique"),
         ]
 
     def __str__(self) -> str:

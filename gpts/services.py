@@ -1,11 +1,16 @@
-"""Writes to GPTs, with the product rules: models, visibility, apps XOR actions."""
+"""Writes to GPTs, with the product rules: models, visibility, apps XOR actions, and a GPT
+staying in one workspace with its actions (moving it moves them, in one transaction)."""
 
 from django.db import transaction
 
+from actions.models import Action, ConnectedAccount, Consent, Invocation, SchemaImport
 from gpts.catalogue import APPS_BY_KEY, DEFAULT_MODEL, MODELS_BY_KEY, models_for
 from gpts.models import GPT, PUBLIC_VISIBILITIES, Visibility
 from kernel.errors import RuleViolation
-from workspaces.models import BUILDER_ROLES, Membership, Workspace
+from workspaces.audit import audit_record
+from workspaces.domains import DomainError, DomainNotAllowed, host_from_url
+from workspaces.models import ADMIN_ROLES, BUILDER_ROLES, AuditKind, Membership, Workspace
+from workspaces.policy import domain_check
 
 EDITABLE_FIELDS = ("name", "description", "instructions", "model", "visibility", "apps")
 LIMITS = {"name": 120, "description": 500, "instructions": 8000}
@@ -74,7 +79,7 @@ def gpt_create(*, workspace: Workspace, acting_user, **fields) -> GPT:
         .values_list("role", flat=True)
         .first()
     )
-    if role not in BUILDER_ROLES:
+    if role not in BUILDER_ROLES and not acting_user.is_superuser:
         raise RuleViolation(
             "permission_denied", "Only builders, admins and owners create GPTs.", status=403
         )
@@ -124,4 +129,107 @@ def _apply(gpt: GPT, fields: dict, *, has_actions: bool) -> None:
 
 @transaction.atomic
 def gpt_delete(*, gpt: GPT, acting_user) -> None:
+    gpt = GPT.objects.select_for_update().select_related("workspace").get(pk=gpt.pk)
+    audit_record(
+        workspace=gpt.workspace,
+        actor=acting_user,
+        kind=AuditKind.GPT_DELETED,
+        target=gpt.name,
+        before={
+            "id": gpt.pk,
+            "name": gpt.name,
+            "visibility": gpt.visibility,
+            "actions": list(gpt.actions.order_by("id").values_list("domain", flat=True)),
+        },
+    )
     gpt.delete()
+
+
+def _administers(workspace: Workspace, user) -> bool:
+    if user is None or user.is_superuser:
+        return True  # the operator (a superuser, or a management command)
+    role = (
+        Membership.objects.filter(workspace=workspace, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return role in ADMIN_ROLES
+
+
+def _check_actions_allowed_in(workspace: Workspace, actions) -> None:
+    """The target workspace's domain policy must allow every host the actions reach, exactly
+    as a schema save in that workspace would require."""
+    for action in actions:
+        hosts = [("server", action.domain)] if action.domain else []
+        for label, url in (
+            ("OAuth authorization URL", action.authorization_url),
+            ("OAuth token URL", action.token_url),
+        ):
+            if url:
+                try:
+                    hosts.append((label, host_from_url(url)))
+                except DomainError:
+                    continue  # saved before the check existed; the call is refused anyway
+        for label, host in hosts:
+            try:
+                domain_check(workspace=workspace, host=host)
+            except DomainNotAllowed as exc:
+                raise RuleViolation(
+                    "domain_not_allowed",
+                    f"{workspace.name} does not allow the {label} {host} of an action of "
+                    f"this GPT: {exc.detail}",
+                    status=403,
+                    field="workspace",
+                    domain=host,
+                ) from None
+
+
+@transaction.atomic
+def gpt_move(*, gpt: GPT, workspace: Workspace, acting_user) -> GPT:
+    """Move a GPT to another workspace, together with its actions and everything they left
+    (imports, connections, approvals, invocations): every row keeps the workspace of its GPT,
+    so no tenant keeps editing, or reading, what now belongs to another.
+
+    The actor must administer both workspaces; the target's domain policy must allow the
+    actions' hosts. Audited in both workspaces.
+    """
+    gpt = GPT.objects.select_for_update().select_related("workspace").get(pk=gpt.pk)
+    source = gpt.workspace
+    target = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    if source.pk == target.pk:
+        return gpt
+    if not (_administers(source, acting_user) and _administers(target, acting_user)):
+        raise RuleViolation(
+            "permission_denied",
+            "Only an admin or owner of both workspaces moves a GPT between them.",
+            status=403,
+            field="workspace",
+        )
+    actions = list(Action.objects.filter(gpt=gpt).order_by("id"))
+    _check_actions_allowed_in(target, actions)
+    # The GPT first: on PostgreSQL its composite foreign keys cascade the new workspace to
+    # the dependent rows; the updates below make the same change where they do not (SQLite).
+    gpt.workspace = target
+    gpt.save(update_fields=["workspace", "updated_at"])
+    Action.objects.filter(gpt=gpt).update(workspace=target)
+    SchemaImport.objects.filter(action__gpt=gpt).update(workspace=target)
+    for model in (ConnectedAccount, Consent, Invocation):
+        model.objects.filter(gpt=gpt).update(workspace=target)
+    moved = {"gpt": gpt.name, "actions": [a.domain for a in actions]}
+    audit_record(
+        workspace=source,
+        actor=acting_user,
+        kind=AuditKind.GPT_MOVED_OUT,
+        target=gpt.name,
+        before={"workspace": source.slug, **moved},
+        after={"workspace": target.slug},
+    )
+    audit_record(
+        workspace=target,
+        actor=acting_user,
+        kind=AuditKind.GPT_MOVED_IN,
+        target=gpt.name,
+        before={"workspace": source.slug},
+        after={"workspace": target.slug, **moved},
+    )
+    return gpt

@@ -3,8 +3,10 @@
 Who may do what follows the workspace roles (tenant scoping lives in admin_scoping): owners and
 admins manage members, only owners make, change or remove owners, only owners of Enterprise and
 Edu workspaces change the action-domain policy (admins read it, other plans do not show it),
-and the audit log is read-only for everyone. Writes go through workspaces.services, which write
-the audit rows, so nothing changes here without leaving a trace.
+and the audit log is read-only for everyone. Writes go through workspaces.services, which own
+those rules (the member rules under a lock on the workspace row) and write the audit rows, so
+nothing changes here without leaving a trace. Forms validate with a rolled-back dry run of the
+same service calls, so a refusal is a form error.
 """
 
 import json
@@ -15,12 +17,21 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from kernel.errors import RuleViolation
-from workspaces.admin_scoping import ScopedModelAdmin, ScopedTabularInline
+from workspaces.admin_scoping import (
+    CascadeThroughServiceMixin,
+    RefusalAsMessageMixin,
+    ScopedModelAdmin,
+    ScopedTabularInline,
+    add_rule_error,
+    service_refusal,
+)
 from workspaces.domains import (
     DomainError,
     DomainNotAllowed,
@@ -35,12 +46,10 @@ from workspaces.services import (
     membership_add,
     membership_remove,
     membership_set_role,
-    owner_change_refusal,
 )
 
 # A paste bigger than this is a mistake (or an attack on the IDNA code), not an allowlist.
 MAX_BULK_LINES = 5_000
-NEEDS_AN_OWNER = "A workspace needs at least one owner."
 
 
 # Roles of the acting user ----------------------------------------------------------------------
@@ -68,10 +77,6 @@ def can_edit_policy(request, workspace: Workspace | None) -> bool:
         and workspace.has_domain_policy
         and acting_role(request, workspace.pk) == Role.OWNER
     )
-
-
-def manages_owners(request, workspace_id) -> bool:
-    return request.user.is_superuser or acting_role(request, workspace_id) == Role.OWNER
 
 
 def check_entry(raw: str) -> str:
@@ -157,36 +162,69 @@ def _blocked_reason(policy, action) -> str:
 # Members ----------------------------------------------------------------------------------------
 
 
-class MembershipFormSet(BaseInlineFormSet):
-    """Owner rules across the whole member list, checked before anything is saved."""
+def membership_plan(formset, actor) -> list[tuple]:
+    """The member list's edits as service calls, in an order that never passes through "no
+    owner": new members first, then promotions to owner, other role changes, removals last
+    (so "make B owner, remove A" in one save works, as it would in two); the actor's own row
+    last of its kind, so the actor keeps the role that entitles the other edits."""
+    adds, promotions, changes, removals = [], [], [], []
+    for form in formset.forms:
+        existing = form.instance.pk is not None
+        if formset.can_delete and formset._should_delete_form(form):
+            if existing:
+                removals.append((membership_remove, {"membership": form.instance}))
+            continue
+        if not existing:
+            if form.has_changed():
+                adds.append(
+                    (
+                        membership_add,
+                        {
+                            "workspace": formset.instance,
+                            "user": form.cleaned_data["user"],
+                            "role": form.cleaned_data["role"],
+                        },
+                    )
+                )
+            continue
+        before, after = form.initial.get("role"), form.cleaned_data.get("role")
+        if before != after:
+            call = (membership_set_role, {"membership": form.instance, "role": after})
+            (promotions if after == Role.OWNER else changes).append(call)
 
-    actor_manages_owners = False  # set per request by MembershipInline.get_formset
+    def own_row_last(call):
+        return call[1]["membership"].user_id == getattr(actor, "pk", None)
+
+    changes.sort(key=own_row_last)
+    removals.sort(key=own_row_last)
+    return adds + promotions + changes + removals
+
+
+def run_membership_plan(plan, actor) -> list[Membership]:
+    return [service(actor=actor, **kwargs) for service, kwargs in plan]
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    """The member list, checked by a dry run of the membership services before anything is
+    saved: their refusal (owner rules, the last owner) is the formset's error."""
+
+    actor = None  # set per request by MembershipInline.get_formset
 
     def clean(self):
         super().clean()
         if any(self.errors):
             return
-        owners_before = owners_after = 0
         for form in self.forms:
-            existing = form.instance.pk is not None
-            if not existing and not form.has_changed():
-                continue  # an untouched extra row
-            before = form.initial.get("role") if existing else None
-            deleted = self.can_delete and self._should_delete_form(form)
-            after = None if deleted else form.cleaned_data.get("role")
-            if existing and not deleted and "user" in form.changed_data:
+            if form.instance.pk is not None and "user" in form.changed_data:
                 raise ValidationError(
                     "A member's user cannot be swapped: remove the row and add a new one."
                 )
-            refusal = owner_change_refusal(
-                actor_manages_owners=self.actor_manages_owners, before=before, after=after
-            )
-            if refusal:
-                raise ValidationError(refusal)
-            owners_before += before == Role.OWNER
-            owners_after += after == Role.OWNER
-        if owners_before and not owners_after:
-            raise ValidationError(NEEDS_AN_OWNER)
+        if self.instance.pk is None:
+            return  # a workspace being added (operators only): nothing to check against yet
+        plan = membership_plan(self, self.actor)
+        refusal = service_refusal(lambda: run_membership_plan(plan, self.actor))
+        if refusal is not None:
+            raise ValidationError(refusal.detail)
 
 
 class MembershipInline(ScopedTabularInline):
@@ -203,8 +241,7 @@ class MembershipInline(ScopedTabularInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        formset.actor_manages_owners = obj is not None and manages_owners(request, obj.pk)
-        return formset
+        return type(formset.__name__, (formset,), {"actor": request.user})
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -311,7 +348,7 @@ class WorkspacePolicyForm(forms.ModelForm):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(ScopedModelAdmin):
+class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedModelAdmin):
     workspace_path = ""
     ordering = ["name"]
     list_display = ["name", "slug", "plan", "domain_policy", "member_count", "created_at"]
@@ -391,16 +428,6 @@ class WorkspaceAdmin(ScopedModelAdmin):
             context["no_domains_allowed"] = NO_DOMAINS_ALLOWED
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except RuleViolation as exc:
-            # A service refused after the forms validated (a role or plan changed meanwhile,
-            # or the allowlist would grow past its limit). The admin's transaction has rolled
-            # everything back; say why instead of answering 500.
-            messages.error(request, exc.detail)
-            return HttpResponseRedirect(request.get_full_path())
-
     def save_model(self, request, obj, form, change):
         if "allow_all_domains" in form.cleaned_data:
             # The policy service saves this field with its audit row; keep the stored value here.
@@ -463,21 +490,46 @@ class WorkspaceAdmin(ScopedModelAdmin):
 
     @staticmethod
     def _save_memberships(request, workspace, formset) -> None:
-        formset.save(commit=False)  # fills new/changed/deleted_objects without writing
-        for membership in formset.deleted_objects:
-            membership_remove(membership=membership, actor=request.user)
-        for membership, _fields in formset.changed_objects:
-            stored = Membership.objects.select_related("user", "workspace").get(pk=membership.pk)
-            membership_set_role(membership=stored, role=membership.role, actor=request.user)
+        plan = membership_plan(formset, request.user)
+        formset.save(commit=False)  # fills new/changed/deleted_objects (history) without writing
+        saved = run_membership_plan(plan, request.user)
+        by_user = {m.user_id: m for m in saved if m is not None}
         for membership in formset.new_objects:
-            created = membership_add(
-                workspace=workspace, user=membership.user, role=membership.role, actor=request.user
-            )
-            membership.pk = created.pk
+            membership.pk = by_user[membership.user_id].pk
+
+
+def save_membership(*, pk: int | None, cleaned: dict, actor) -> Membership:
+    """What the membership form does, as a service call."""
+    if pk is not None:
+        stored = Membership.objects.get(pk=pk)
+        return membership_set_role(membership=stored, role=cleaned["role"], actor=actor)
+    return membership_add(
+        workspace=cleaned["workspace"], user=cleaned["user"], role=cleaned["role"], actor=actor
+    )
+
+
+class MembershipForm(forms.ModelForm):
+    actor = None  # set per request by MembershipAdmin.get_form
+    membership_pk = None
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        refusal = service_refusal(
+            lambda: save_membership(pk=self.membership_pk, cleaned=cleaned, actor=self.actor)
+        )
+        if refusal is not None:
+            add_rule_error(self, refusal)
+        return cleaned
+
+    def validate_unique(self):
+        """The service says "already a member" (as a form error) itself."""
 
 
 @admin.register(Membership)
-class MembershipAdmin(ScopedModelAdmin):
+class MembershipAdmin(RefusalAsMessageMixin, ScopedModelAdmin):
+    form = MembershipForm
     list_display = ["user", "workspace", "role", "created_at"]
     list_filter = ["role", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "user__email", "workspace__name"]
@@ -491,73 +543,52 @@ class MembershipAdmin(ScopedModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"clean": _membership_clean(request, obj)})
+        return type(
+            form.__name__,
+            (form,),
+            {"actor": request.user, "membership_pk": obj.pk if obj is not None else None},
+        )
 
     def save_model(self, request, obj, form, change):
+        cleaned = dict(form.cleaned_data)
         if change:
-            stored = Membership.objects.select_related("user", "workspace").get(pk=obj.pk)
-            membership_set_role(membership=stored, role=obj.role, actor=request.user)
-        else:
-            created = membership_add(
-                workspace=obj.workspace, user=obj.user, role=obj.role, actor=request.user
-            )
-            obj.pk = created.pk
+            cleaned.setdefault("role", obj.role)
+        saved = save_membership(pk=obj.pk if change else None, cleaned=cleaned, actor=request.user)
+        obj.pk = saved.pk
 
     def has_delete_permission(self, request, obj=None):
         if not super().has_delete_permission(request, obj):
             return False
         return obj is None or _removal_refusal(request, obj) is None
 
+    def delete_view(self, request, object_id, extra_context=None):
+        # The delete button is hidden for a refused removal; a posted one says why.
+        membership = self.get_object(request, object_id)
+        if membership is not None and super().has_delete_permission(request, membership):
+            refusal = _removal_refusal(request, membership)
+            if refusal:
+                messages.error(request, refusal)
+                return HttpResponseRedirect(
+                    reverse("admin:workspaces_membership_change", args=[membership.pk])
+                )
+        return super().delete_view(request, object_id, extra_context)
+
     def delete_model(self, request, obj):
         membership_remove(membership=obj, actor=request.user)
 
     def delete_queryset(self, request, queryset):
         memberships = list(queryset.select_related("user", "workspace"))
-        for membership in memberships:  # check all first: refuse the batch, not half of it
-            refusal = _removal_refusal(request, membership, leaving=memberships)
-            if refusal:
-                raise PermissionDenied(f"{membership}: {refusal}")
-        for membership in memberships:
-            membership_remove(membership=membership, actor=request.user)
+        try:
+            with transaction.atomic():  # refuse the batch, not half of it
+                for membership in memberships:
+                    membership_remove(membership=membership, actor=request.user)
+        except RuleViolation as exc:
+            raise PermissionDenied(exc.detail) from None
 
 
-def _removal_refusal(request, membership: Membership, leaving=()) -> str | None:
-    refusal = owner_change_refusal(
-        actor_manages_owners=manages_owners(request, membership.workspace_id),
-        before=membership.role,
-        after=None,
-    )
-    if refusal or membership.role != Role.OWNER:
-        return refusal
-    leaving_ids = {m.pk for m in leaving} | {membership.pk}
-    others = Membership.objects.filter(workspace_id=membership.workspace_id, role=Role.OWNER)
-    if not others.exclude(pk__in=leaving_ids).exists():
-        return NEEDS_AN_OWNER
-    return None
-
-
-def _membership_clean(request, obj: Membership | None):
-    """The MembershipAdmin form's clean, bound to the request: owner rules on add and change."""
-
-    def clean(form):
-        cleaned = forms.ModelForm.clean(form)
-        workspace = obj.workspace if obj else cleaned.get("workspace")
-        role = cleaned.get("role")
-        if workspace is None or role is None:
-            return cleaned
-        before = obj.role if obj else None
-        refusal = owner_change_refusal(
-            actor_manages_owners=manages_owners(request, workspace.pk), before=before, after=role
-        )
-        if refusal:
-            raise ValidationError(refusal)
-        if before == Role.OWNER and role != Role.OWNER:
-            others = Membership.objects.filter(workspace=workspace, role=Role.OWNER)
-            if not others.exclude(pk=obj.pk).exists():
-                raise ValidationError(NEEDS_AN_OWNER)
-        return cleaned
-
-    return clean
+def _removal_refusal(request, membership: Membership) -> str | None:
+    refusal = service_refusal(lambda: membership_remove(membership=membership, actor=request.user))
+    return refusal.detail if refusal is not None else None
 
 
 @admin.register(AllowedDomain)

@@ -4,11 +4,17 @@ A staff user who is an owner or admin of some workspaces sees and edits only tho
 objects: in changelists, change forms, foreign-key choices, autocomplete and by URL (an object of
 another workspace is simply not in the queryset, so the admin answers "not found"). Superusers see
 everything. Permissions come from workspace roles, not from Django's per-model permissions.
+
+Also the glue every admin uses to write through the services: `service_refusal` (a dry run of a
+service call, for a form's clean()), `add_rule_error` and `RefusalAsMessageMixin`.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.http import HttpResponseRedirect
 
+from kernel.errors import RuleViolation
 from workspaces.models import Membership, Workspace
 from workspaces.selectors import admin_workspace_ids
 
@@ -101,3 +107,56 @@ class ScopedTabularInline(WorkspaceScopedMixin, admin.TabularInline):
 
 class ScopedStackedInline(WorkspaceScopedMixin, admin.StackedInline):
     pass
+
+
+# Services from admin forms ---------------------------------------------------------------------
+
+
+class _DryRun(Exception):
+    """Raised to roll back a service call made only to learn whether it would be refused."""
+
+
+def service_refusal(call) -> RuleViolation | None:
+    """Run `call` (a service write) in a savepoint that is always rolled back; return the
+    RuleViolation it raised, or None if it would succeed.
+
+    Admin forms validate in clean() this way, so a refusal is shown on the form (and not as a
+    500 from save_model) and the rule checked is exactly the service's, not a copy of it.
+    """
+    try:
+        with transaction.atomic():
+            call()
+            raise _DryRun
+    except _DryRun:
+        return None
+    except RuleViolation as exc:
+        return exc
+
+
+def add_rule_error(form, exc: RuleViolation, renames: dict | None = None) -> None:
+    """Show a refusal next to the input it names (`exc.extra["field"]`), else above the form."""
+    field = str(exc.extra.get("field") or "")
+    field = (renames or {}).get(field, field)
+    form.add_error(field if field in form.fields else None, exc.detail)
+
+
+class RefusalAsMessageMixin:
+    """A service refusing at save time (the state changed between clean() and save) rolls the
+    admin's transaction back; the page says why instead of answering 500."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except RuleViolation as exc:
+            messages.error(request, exc.detail)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class CascadeThroughServiceMixin:
+    """For admins whose delete goes through a service that removes the dependent records
+    (operations, approvals, invocations...): those records' own admins refuse deleting them
+    one by one, which must not block the service's cascade."""
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected

@@ -100,7 +100,7 @@ class AllowedDomain(models.Model):
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="allowed_domains"
     )
-    pattern = models.CharField(max_length=255)
+    pattern = models.CharField("Domain", max_length=255)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -133,6 +133,10 @@ class AuditKind(models.TextChoices):
     MEMBER_REMOVED = "member_removed", "Member removed"
     ROLE_CHANGED = "role_changed", "Member role changed"
     ACTION_AUTH_CHANGED = "action_auth_changed", "Action authentication changed"
+    ACTION_DELETED = "action_deleted", "Action deleted"
+    GPT_DELETED = "gpt_deleted", "GPT deleted"
+    GPT_MOVED_OUT = "gpt_moved_out", "GPT moved to another workspace"
+    GPT_MOVED_IN = "gpt_moved_in", "GPT moved in from another workspace"
 
 
 class AuditEvent(models.Model):

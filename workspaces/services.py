@@ -7,7 +7,15 @@ from django.utils.text import slugify
 from kernel.errors import RuleViolation
 from workspaces.audit import audit_record, audit_record_many
 from workspaces.domains import DomainError, parse_allowlist_entry
-from workspaces.models import AllowedDomain, AuditKind, Membership, Plan, Role, Workspace
+from workspaces.models import (
+    ADMIN_ROLES,
+    AllowedDomain,
+    AuditKind,
+    Membership,
+    Plan,
+    Role,
+    Workspace,
+)
 
 
 @transaction.atomic
@@ -30,17 +38,80 @@ def workspace_create(*, name: str, creator, slug: str = "", plan: str = Plan.FRE
     return workspace
 
 
+NEEDS_AN_OWNER = "A workspace needs at least one owner."
+
+
+def _actor_role(workspace: Workspace, actor) -> str | None:
+    if actor is None or not actor.is_authenticated:
+        return None
+    return (
+        Membership.objects.filter(workspace=workspace, user=actor)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def actor_manages_owners(*, workspace: Workspace, actor) -> bool:
+    """Owners manage owners; so does the operator: a superuser, or no actor at all (a
+    management command run by whoever runs the deployment)."""
+    if actor is None or actor.is_superuser:
+        return True
+    return _actor_role(workspace, actor) == Role.OWNER
+
+
+def membership_check(
+    *, workspace: Workspace, actor, before: str | None, after: str | None, membership_pk=None
+) -> None:
+    """Refuse, with a RuleViolation, a membership moving from role `before` to `after`.
+
+    `before` is None for a new member, `after` None for a removal. The rules: only owners,
+    admins and the operator manage members; only owners (and the operator) make, change or
+    remove owners; a workspace always keeps an owner. The services call this under a lock on
+    the workspace row; forms call it too, to show a refusal next to the input.
+    """
+    if after is not None and after not in Role.values:
+        raise RuleViolation("invalid", f"Unknown role {after!r}.", field="role")
+    operator = actor is None or actor.is_superuser
+    if not operator and _actor_role(workspace, actor) not in ADMIN_ROLES:
+        raise RuleViolation(
+            "permission_denied", "Only owners and admins manage members.", status=403
+        )
+    refusal = owner_change_refusal(
+        actor_manages_owners=actor_manages_owners(workspace=workspace, actor=actor),
+        before=before,
+        after=after,
+    )
+    if refusal:
+        raise RuleViolation("owner_required", refusal, status=403, field="role")
+    if before == Role.OWNER and after != Role.OWNER:
+        others = Membership.objects.filter(workspace=workspace, role=Role.OWNER)
+        if membership_pk is not None:
+            others = others.exclude(pk=membership_pk)
+        if not others.exists():
+            raise RuleViolation("last_owner", NEEDS_AN_OWNER, status=409, field="role")
+
+
+def _lock(workspace_pk) -> Workspace:
+    """Lock the workspace row: two concurrent demotions of the last two owners must not both
+    see "another owner remains"."""
+    return Workspace.objects.select_for_update().get(pk=workspace_pk)
+
+
 @transaction.atomic
 def membership_set_role(*, membership: Membership, role: str, actor) -> Membership:
     """Change a member's role and record it."""
+    workspace = _lock(membership.workspace_id)
+    membership = Membership.objects.select_related("user").get(pk=membership.pk)
     before = membership.role
     if before == role:
         return membership
+    membership_check(
+        workspace=workspace, actor=actor, before=before, after=role, membership_pk=membership.pk
+    )
     membership.role = role
-    membership.full_clean()
     membership.save(update_fields=["role"])
     audit_record(
-        workspace=membership.workspace,
+        workspace=workspace,
         actor=actor,
         kind=AuditKind.ROLE_CHANGED,
         target=str(membership.user),
@@ -52,9 +123,13 @@ def membership_set_role(*, membership: Membership, role: str, actor) -> Membersh
 
 @transaction.atomic
 def membership_add(*, workspace: Workspace, user, role: str, actor) -> Membership:
-    membership = Membership(workspace=workspace, user=user, role=role)
-    membership.full_clean()
-    membership.save()
+    workspace = _lock(workspace.pk)
+    membership_check(workspace=workspace, actor=actor, before=None, after=role)
+    if Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise RuleViolation(
+            "already_member", "This user is already a member of the workspace.", field="user"
+        )
+    membership = Membership.objects.create(workspace=workspace, user=user, role=role)
     audit_record(
         workspace=workspace,
         actor=actor,
@@ -67,8 +142,17 @@ def membership_add(*, workspace: Workspace, user, role: str, actor) -> Membershi
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor) -> None:
+    workspace = _lock(membership.workspace_id)
+    membership = Membership.objects.select_related("user").get(pk=membership.pk)
+    membership_check(
+        workspace=workspace,
+        actor=actor,
+        before=membership.role,
+        after=None,
+        membership_pk=membership.pk,
+    )
     audit_record(
-        workspace=membership.workspace,
+        workspace=workspace,
         actor=actor,
         kind=AuditKind.MEMBER_REMOVED,
         target=str(membership.user),
