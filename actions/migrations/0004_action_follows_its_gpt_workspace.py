@@ -60,7 +60,7 @@ def drop_composite_keys(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("actions", "0002_schemaimport_dispatched_at"),
+        ("actions", "0003_connection_status_reason"),
         ("gpts", "0002_gpt_id_workspace_unique"),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('actions', '0003_action_follows_its_gpt_workspace'),
+        ('actions', '0004_action_follows_its_gpt_workspace'),
         ('gpts', '0002_gpt_id_workspace_unique'),
     ]
 
