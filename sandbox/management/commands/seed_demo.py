@@ -14,12 +14,14 @@ from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
+from actions.links import callback_url
 from actions.openapi.examples import EXAMPLES
 from actions.services import action_create, action_update
-from api.serializers import callback_url
 from gpts.models import GPT, Visibility
+from gpts.services import gpt_create
 from sandbox.openapi import todo_openapi_text
 from workspaces.models import Membership, Plan, Role, Workspace
+from workspaces.services import membership_add, workspace_create
 
 # Demo-only credentials, printed for the newcomer. Never run seed_demo in production.
 PEOPLE = [
@@ -49,50 +51,72 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        users = get_user_model().objects
+        # Through the services, as any other entry point: the demo obeys the product's rules
+        # (the creator of a workspace owns it, roles are checked, every change is audited).
+        users = {
+            username: self._user(username, password, staff=staff, superuser=slug is None)
+            for username, password, slug, _role, staff in PEOPLE
+        }
         workspaces = {}
         for slug, name, plan in WORKSPACES:
-            workspaces[slug], _ = Workspace.objects.get_or_create(
-                slug=slug, defaults={"name": name, "plan": plan}
-            )
-        for username, password, slug, role, staff in PEOPLE:
-            user = users.filter(username=username).first()
-            if user is None:
-                user = users.create_user(
-                    username=username, password=password, is_staff=staff, is_superuser=slug is None
+            workspace = Workspace.objects.filter(slug=slug).first()
+            if workspace is None:
+                owner = next(
+                    users[username]
+                    for username, _password, where, role, _staff in PEOPLE
+                    if where == slug and role == Role.OWNER
                 )
-            if slug:
-                Membership.objects.get_or_create(
-                    workspace=workspaces[slug], user=user, defaults={"role": role}
-                )
-        alice = users.get(username="alice")
-        gpt, created = GPT.objects.get_or_create(
-            workspace=workspaces["acme"],
+                workspace = workspace_create(name=name, slug=slug, plan=plan, creator=owner)
+            workspaces[slug] = workspace
+        for username, _password, slug, role, _staff in PEOPLE:
+            user = users[username]
+            if slug and not Membership.objects.filter(workspace__slug=slug, user=user).exists():
+                membership_add(workspace=workspaces[slug], user=user, role=role, actor=None)
+        alice = users["alice"]
+        gpt = self._gpt(
+            workspaces["acme"],
+            alice,
             name=DEMO_GPT_NAME,
-            defaults={
-                "created_by": alice,
-                "visibility": Visibility.WORKSPACE,
-                "description": "Answers with the weather from the sandbox API.",
-                "instructions": "Use GetCurrentWeather to answer weather questions.",
-            },
+            description="Answers with the weather from the sandbox API.",
+            instructions="Use GetCurrentWeather to answer weather questions.",
         )
-        if created or not gpt.actions.exists():
+        if not gpt.actions.exists():
             action_create(gpt=gpt, acting_user=alice, schema=sandbox_weather_schema())
         self._seed_todo_helper(workspaces["acme"], alice)
         self._print_people()
 
+    @staticmethod
+    def _user(username: str, password: str, *, staff: bool, superuser: bool):
+        users = get_user_model().objects
+        user = users.filter(username=username).first()
+        if user is None:
+            user = users.create_user(
+                username=username, password=password, is_staff=staff, is_superuser=superuser
+            )
+        return user
+
+    @staticmethod
+    def _gpt(workspace, creator, *, name: str, **fields) -> GPT:
+        existing = GPT.objects.filter(workspace=workspace, name=name).first()
+        if existing is not None:
+            return existing
+        return gpt_create(
+            workspace=workspace,
+            acting_user=creator,
+            name=name,
+            visibility=Visibility.WORKSPACE,
+            **fields,
+        )
+
     def _seed_todo_helper(self, workspace, alice):
         """The OAuth demo: a GPT whose action reaches the sandbox to-do API with the user's
         token from the sandbox provider, so a newcomer can connect an account on first run."""
-        gpt, _ = GPT.objects.get_or_create(
-            workspace=workspace,
+        gpt = self._gpt(
+            workspace,
+            alice,
             name=TASKS_GPT_NAME,
-            defaults={
-                "created_by": alice,
-                "visibility": Visibility.WORKSPACE,
-                "description": "Keeps your to-do list in the sandbox API (connect your account).",
-                "instructions": "Use listTodos, createTodo and updateTodo to manage the list.",
-            },
+            description="Keeps your to-do list in the sandbox API (connect your account).",
+            instructions="Use listTodos, createTodo and updateTodo to manage the list.",
         )
         redirect_uri = callback_url(gpt.pk)
         application_model = get_application_model()
