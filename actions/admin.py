@@ -8,6 +8,8 @@ Schemas can be megabytes: pages show a short monospace preview with the size and
 operations, never the whole text.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.db import transaction
@@ -101,8 +103,8 @@ class ActionAdminForm(forms.ModelForm):
         }
 
     def clean(self):
-        cleaned = super().clean()
-        if self.errors:
+        cleaned = super().clean() or {}
+        if self.errors or self.instance_before is None:
             return cleaned
         try:
             # Validate the whole change now, in a savepoint, so a refusal is shown on the form.
@@ -122,8 +124,13 @@ class OperationInline(ScopedTabularInline):
     model = Operation
     workspace_path = "action__workspace"
     extra = 0
-    fields = ["operation_id", "method", "path", "summary", "consequential"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "operation_id",
+        "method",
+        "path",
+        "summary",
+        "consequential",
+    )
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
@@ -223,14 +230,14 @@ class ActionAdmin(CascadeThroughServiceMixin, ScopedModelAdmin):
             schema_size(len(obj.schema), obj.operations.count()),
         )
 
-    def get_form(self, request, obj=None, **kwargs):
-        form_class = super().get_form(request, obj, **kwargs)
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class: Any = super().get_form(request, obj, change, **kwargs)
 
-        class BoundActionForm(form_class):
-            def __init__(self, *args, **inner):
-                super().__init__(*args, acting_user=request.user, **inner)
+        def bound_init(form, *args, **inner):
+            form_class.__init__(form, *args, acting_user=request.user, **inner)
 
-        return BoundActionForm
+        # A form class per request, carrying who edits (the service needs the acting user).
+        return type("BoundActionForm", (form_class,), {"__init__": bound_init})
 
     def save_model(self, request, obj, form, change):
         """Already saved by `action_update` while the form was cleaned."""
@@ -322,7 +329,7 @@ class ConnectedAccountAdmin(RecordAdmin):
     ]
     search_fields = ["user__username", "scopes"]
     list_select_related = ["user", "gpt", "action"]
-    fields = [
+    fields = readonly_fields = (
         "user",
         "gpt",
         "action",
@@ -333,8 +340,7 @@ class ConnectedAccountAdmin(RecordAdmin):
         "expires_at",
         "connected_at",
         "last_used_at",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -401,8 +407,14 @@ class OAuthStateAdmin(RecordAdmin):
     workspace_path = "action__workspace"
     list_display = ["user", "action", "created_at", "expires_at", "used_at"]
     list_select_related = ["user", "action"]
-    fields = ["user", "action", "return_to", "created_at", "expires_at", "used_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "user",
+        "action",
+        "return_to",
+        "created_at",
+        "expires_at",
+        "used_at",
+    )
 
     def has_add_permission(self, request, obj=None):
         return False

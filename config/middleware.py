@@ -8,6 +8,7 @@ import logging
 
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.http.response import HttpResponseBase
 from django.template.response import SimpleTemplateResponse
 
 logger = logging.getLogger(__name__)
@@ -26,10 +27,11 @@ class DatabaseUnavailableMiddleware:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
         logger.error("database unavailable: %s", type(exception).__name__)
+        response: HttpResponseBase
         if request.path.startswith("/api/"):
             response = JsonResponse({"code": "database_unavailable", "detail": DETAIL}, status=503)
         else:
-            response = SimpleTemplateResponse("503.html", {"detail": DETAIL}, status=503)
-            response.render()
+            page = SimpleTemplateResponse("503.html", {"detail": DETAIL}, status=503)
+            response = page.render()
         response["Retry-After"] = "5"
         return response

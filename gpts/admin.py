@@ -49,7 +49,7 @@ class GPTAdminForm(forms.ModelForm):
         fields = ["workspace", *EDITABLE_FIELDS]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.errors:
             return cleaned
         refusal = service_refusal(
@@ -69,8 +69,13 @@ class ActionInline(ScopedTabularInline):
     model = Action
     workspace_path = "workspace"
     extra = 0
-    fields = ["domain", "auth_type", "privacy_policy_url", "openapi_version", "updated_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "domain",
+        "auth_type",
+        "privacy_policy_url",
+        "openapi_version",
+        "updated_at",
+    )
     show_change_link = True
 
     def has_add_permission(self, request, obj=None):

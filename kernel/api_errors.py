@@ -13,7 +13,7 @@ from kernel.errors import RuleViolation
 class ApiError(exceptions.APIException):
     """A product rule refused the request; `extra` fields are merged into the body."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, code: str, detail: str, *, status_code: int | None = None, **extra):
         super().__init__(detail=detail, code=code)

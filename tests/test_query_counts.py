@@ -63,7 +63,7 @@ PAGES: dict[str, Route] = {
 # model: (changelist as the operator, changelist as a workspace admin, change form as operator)
 ADMIN: dict[str, tuple[int, int, int]] = {
     "workspaces/workspace": (5, 8, 11),
-    "workspaces/membership": (6, 9, 6),
+    "workspaces/membership": (6, 9, 14),
     "workspaces/alloweddomain": (6, 9, 5),
     "workspaces/auditevent": (7, 10, 6),
     "gpts/gpt": (6, 9, 7),

@@ -11,6 +11,7 @@ same service calls, so a refusal is a form error.
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -167,7 +168,10 @@ def membership_plan(formset, actor) -> list[tuple]:
     owner": new members first, then promotions to owner, other role changes, removals last
     (so "make B owner, remove A" in one save works, as it would in two); the actor's own row
     last of its kind, so the actor keeps the role that entitles the other edits."""
-    adds, promotions, changes, removals = [], [], [], []
+    adds: list[tuple] = []
+    promotions: list[tuple] = []
+    changes: list[tuple] = []
+    removals: list[tuple] = []
     for form in formset.forms:
         existing = form.instance.pk is not None
         if formset.can_delete and formset._should_delete_form(form):
@@ -370,7 +374,9 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
         return "Allowlist only"
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [(None, {"fields": ["name", "slug", "plan", "created_at", "updated_at"]})]
+        fieldsets: list[tuple[str | None, dict[str, Any]]] = [
+            (None, {"fields": ["name", "slug", "plan", "created_at", "updated_at"]})
+        ]
         if obj is not None and obj.has_domain_policy:
             fields = ["allow_all_domains"]
             if can_edit_policy(request, obj):
@@ -513,7 +519,7 @@ class MembershipForm(forms.ModelForm):
     membership_pk = None
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.errors:
             return cleaned
         refusal = service_refusal(
@@ -624,8 +630,15 @@ class AuditEventAdmin(ScopedModelAdmin):
     ]
     search_fields = ["target", "actor__username"]
     list_select_related = ["workspace", "actor"]
-    fields = ["created_at", "workspace", "actor", "kind", "target", "before", "after"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at",
+        "workspace",
+        "actor",
+        "kind",
+        "target",
+        "before",
+        "after",
+    )
 
     def has_add_permission(self, request, obj=None):
         return False

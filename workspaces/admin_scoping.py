@@ -9,6 +9,8 @@ Also the glue every admin uses to write through the services: `service_refusal` 
 service call, for a form's clean()), `add_rule_error` and `RefusalAsMessageMixin`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -18,12 +20,17 @@ from kernel.errors import RuleViolation
 from workspaces.models import Membership, Workspace
 from workspaces.selectors import admin_workspace_ids
 
+if TYPE_CHECKING:  # the mixins below only ever sit on top of these admin classes
+    _AdminBase = admin.ModelAdmin[Any]
+else:
+    _AdminBase = object
+
 
 def is_workspace_admin(user) -> bool:
     return bool(user.is_active and user.is_staff and admin_workspace_ids(user=user).exists())
 
 
-class WorkspaceScopedMixin:
+class WorkspaceScopedMixin(_AdminBase):
     """Mix into ModelAdmin and InlineModelAdmin; `workspace_path` leads from the model to its
     Workspace ("" for Workspace itself)."""
 
@@ -140,7 +147,7 @@ def add_rule_error(form, exc: RuleViolation, renames: dict | None = None) -> Non
     form.add_error(field if field in form.fields else None, exc.detail)
 
 
-class RefusalAsMessageMixin:
+class RefusalAsMessageMixin(_AdminBase):
     """A service refusing at save time (the state changed between clean() and save) rolls the
     admin's transaction back; the page says why instead of answering 500."""
 
@@ -152,7 +159,7 @@ class RefusalAsMessageMixin:
             return HttpResponseRedirect(request.get_full_path())
 
 
-class CascadeThroughServiceMixin:
+class CascadeThroughServiceMixin(_AdminBase):
     """For admins whose delete goes through a service that removes the dependent records
     (operations, approvals, invocations...): those records' own admins refuse deleting them
     one by one, which must not block the service's cascade."""

@@ -219,7 +219,7 @@ def _raise_for_status(response, secrets: list[str], what: str) -> dict | None:
     # RFC 6749 §5.2 says 400, but a refusal is a refusal at any status (GitHub sends 200).
     refusal = bool(error) and (
         response.status in (400, 401, 403)
-        or (200 <= response.status < 300 and not data.get("access_token"))
+        or (200 <= response.status < 300 and not (data or {}).get("access_token"))
     )
     if refusal:
         shown_error = mask_secrets(error, secrets)[:100]

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.db import transaction
@@ -212,7 +213,7 @@ def oauth_callback(*, user, gpt_id: int, params: Mapping[str, str]) -> Connected
     """Finish the flow: state, provider's answer, code exchange, tokens stored."""
     pending = _consume_state(user=user, gpt_id=gpt_id, state=params.get("state", ""))
     action = pending.action
-    fail = {"action": action, "return_to": pending.return_to}
+    fail: dict[str, Any] = {"action": action, "return_to": pending.return_to}
     _require_oauth(action)
     error = params.get("error", "")
     if error == "access_denied":
