@@ -15,7 +15,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from actions.models import Action, Consent, Operation
+from actions.models import Action, Operation
 from actions.runtime.run import CONSENT_CHOICES, consent_revoke, operation_run
 from actions.runtime.tools import gpt_tools
 from actions.selectors import (
@@ -173,40 +173,32 @@ class GPTToolsView(ApiView):
 
 class ConsentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    gpt = serializers.IntegerField()
-    action = serializers.IntegerField()
+    gpt = serializers.IntegerField(source="gpt_id")
+    action = serializers.IntegerField(source="action_id")
     operation_id = serializers.CharField()
     created_at = serializers.DateTimeField()
-
-
-def consent_data(consent: Consent) -> dict:
-    return {
-        "id": consent.pk,
-        "gpt": consent.gpt_id,
-        "action": consent.action_id,
-        "operation_id": consent.operation_id,
-        "created_at": serializers.DateTimeField().to_representation(consent.created_at),
-    }
 
 
 class ConsentListView(ApiView):
     """GET /api/v1/me/consents/: the caller's own remembered approvals, paginated."""
 
     pagination_class = Pagination  # documents the paginated list (self.paginated)
+    OutputSerializer = ConsentSerializer
 
-    @extend_schema(responses=ConsentSerializer(many=True))
+    @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        return self.paginated(consent_list_for_user(user=request.user), consent_data)
+        return self.paginated(consent_list_for_user(user=request.user), self.OutputSerializer)
 
 
 class ConsentDetailView(ApiView):
     """GET, DELETE /api/v1/me/consents/{id}/: one of the caller's approvals (else 404)."""
 
-    @extend_schema(responses=ConsentSerializer)
+    OutputSerializer = ConsentSerializer
+
+    @extend_schema(responses=OutputSerializer)
     def get(self, request, consent_id):
-        return Response(
-            consent_data(consent_get_for_user(consent_id=consent_id, user=request.user))
-        )
+        consent = consent_get_for_user(consent_id=consent_id, user=request.user)
+        return Response(self.OutputSerializer(consent).data)
 
     @extend_schema(responses={204: None}, description="Forget the approval: ask again next time.")
     def delete(self, request, consent_id):
