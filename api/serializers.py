@@ -53,7 +53,9 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class ActionDomainsSerializer(serializers.Serializer):
-    """A workspace's action domain policy; `source="*"`, read from the workspace."""
+    """Which domains the workspace's actions may call."""
+
+    # Read from the workspace itself (source="*").
 
     allow_all = serializers.SerializerMethodField()
     allowed = serializers.SerializerMethodField()
@@ -67,7 +69,10 @@ class ActionDomainsSerializer(serializers.Serializer):
 
 
 class ActionDomainsInputSerializer(serializers.Serializer):
-    """A change of the domain policy; which entries are valid is workspaces.services'."""
+    """A change of the workspace's domain policy (owners only); entries are checked and
+    normalised (IDNA, lower case)."""
+
+    # Which entries are valid is workspaces.services' business.
 
     allow_all = StrictBooleanField(required=False)
     allowed = serializers.ListField(child=StrictCharField(), required=False)
@@ -77,7 +82,9 @@ class ActionDomainsInputSerializer(serializers.Serializer):
 
 
 class WorkspaceSerializer(serializers.Serializer):
-    """A workspace from `workspace_list_for_member` (it carries the caller's role)."""
+    """A workspace and the caller's role in it."""
+
+    # Reads a workspace from workspace_list_for_member, which annotates the caller's role.
 
     slug = serializers.SlugField()
     name = serializers.CharField()
@@ -104,7 +111,9 @@ class GPTSerializer(serializers.Serializer):
 
 
 class GPTInputSerializer(serializers.Serializer):
-    """The editable fields of a GPT; which values are allowed is gpts.services' business."""
+    """A GPT's editable fields."""
+
+    # Which values are allowed (models, apps, lengths) is gpts.services' business.
 
     name = StrictCharField()
     description = StrictCharField(required=False, allow_blank=True)
@@ -196,8 +205,10 @@ class AuthField(serializers.Field):
 
 
 class AuthInputSerializer(serializers.Serializer):
-    """The AUTH object of the contract. Which fields a type needs, and what they may hold, is
-    actions.rules' business; a secret left out keeps the stored one."""
+    """How the action authenticates: the fields of its type. A secret left out or empty keeps
+    the stored one."""
+
+    # Which fields a type needs, and what they may hold, is actions.rules' business.
 
     type = serializers.ChoiceField(choices=AuthType.values, required=False)
     api_key = StrictCharField(required=False, allow_blank=True, write_only=True)
@@ -224,8 +235,11 @@ class ActionInputSerializer(serializers.Serializer):
 
 
 class ActionSerializer(serializers.Serializer):
-    """An action. `context["policy_errors"]` ({action id: problems}) adds what the workspace's
-    domain policy says of it now to the errors stored with its schema."""
+    """An action: its schema, authentication (secrets only as masked hints), the operations
+    detected in it, and what is wrong with it now."""
+
+    # context["policy_errors"] ({action id: problems}) adds what the workspace's domain policy
+    # says of the action now to the errors stored with its schema.
 
     id = serializers.IntegerField()
     gpt = serializers.IntegerField(source="gpt_id")

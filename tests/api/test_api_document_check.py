@@ -1,6 +1,7 @@
 """The check every API test runs on its answers (tests/openapi_responses.py) can fail: an
 undocumented field, a missing required field, an undeclared status, a wrong error shape."""
 
+import copy
 import json
 
 import pytest
@@ -45,3 +46,23 @@ def test_a_body_where_none_is_declared_fails(world):
     gpt_path = "/api/v1/gpts/1/"
     assert check(204, {"x": 1}, method="DELETE", path=gpt_path)
     assert problems(gpt_path, "DELETE", 204, "", b"") == []
+
+
+def test_the_test_client_checks_every_answer(world, api, monkeypatch):
+    """With `role` taken out of the document, a real answer carrying it fails the request."""
+    from tests import openapi_responses
+
+    drifted = copy.deepcopy(openapi_responses.document())
+    workspace = drifted["components"]["schemas"]["Workspace"]
+    del workspace["properties"]["role"]
+    workspace["required"].remove("role")
+    cached = (openapi_responses._closed_components, openapi_responses._operations)
+    monkeypatch.setattr(openapi_responses, "document", lambda: drifted)
+    for function in cached:
+        function.cache_clear()
+    try:
+        with pytest.raises(AssertionError, match="'role' was unexpected"):
+            api(world["builder"]).get(URL)
+    finally:
+        for function in cached:
+            function.cache_clear()
