@@ -10,6 +10,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import serializers, status
@@ -24,21 +25,30 @@ from actions.selectors import (
     consent_list_for_user,
 )
 from api.base import ApiView, Pagination
+from api.serializers import StrictCharField
 from gpts.selectors import gpt_get_for_member
 from workspaces.domains import DomainNotAllowed
 from workspaces.policy import domain_policy_snapshot
 
-RunRequest = inline_serializer(
-    "RunRequest",
-    {
-        "arguments": serializers.DictField(
-            required=False,
-            help_text="Parameters by name; the request body, when there is one, under "
-            "requestBody (exactly the exported tool's arguments).",
-        ),
-        "consent": serializers.ChoiceField(choices=CONSENT_CHOICES, required=False),
-    },
-)
+
+@extend_schema_field({"type": "string", "enum": list(CONSENT_CHOICES)})
+class ConsentField(StrictCharField):
+    # Text only; which texts mean something is the runtime's rule (invalid_consent).
+    pass
+
+
+class RunRequestSerializer(serializers.Serializer):
+    arguments = serializers.DictField(
+        required=False,
+        help_text="Parameters by name; the request body, when there is one, under "
+        "requestBody (exactly the exported tool's arguments).",
+    )
+    consent = ConsentField(required=False, allow_blank=True, allow_null=True)
+
+    class Meta:
+        ref_name = "RunRequest"
+
+
 RunMessage = inline_serializer(
     "RunMessage",
     {
@@ -91,8 +101,10 @@ class OperationRunView(ApiView):
     """POST /api/v1/actions/{id}/operations/{operation_id}/run: any member who may see the
     action's GPT may run it; approval is the runtime's business."""
 
+    InputSerializer = RunRequestSerializer
+
     @extend_schema(
-        request=RunRequest,
+        request=RunRequestSerializer,
         responses={
             200: RunOutcome,
             400: OpenApiResponse(ErrorBody, description="invalid_arguments (names the argument)"),
@@ -109,7 +121,7 @@ class OperationRunView(ApiView):
     )
     def post(self, request, action_id, operation_id):
         action = action_get_for_member(action_id=action_id, user=request.user)
-        body = self.body()
+        body = self.validated(self.InputSerializer)
         return Response(
             operation_run(
                 action=action,

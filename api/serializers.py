@@ -285,11 +285,19 @@ class SchemaImportSerializer(serializers.Serializer):
 # Schema tools --------------------------------------------------------------------------------
 
 
+class DetectedOperationSerializer(OperationSerializer):
+    """An operation found in a schema being checked: a broken one may lack an operationId or a
+    summary."""
+
+    operation_id = serializers.CharField(allow_null=True)
+    summary = serializers.CharField(allow_null=True)
+
+
 class VerdictSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     openapi_version = serializers.CharField(allow_null=True)
     servers = serializers.ListField(child=serializers.CharField())
-    operations = OperationSerializer(many=True)
+    operations = DetectedOperationSerializer(many=True)
     errors = ProblemSerializer(many=True)
     warnings = ProblemSerializer(many=True)
 

@@ -174,3 +174,16 @@ def test_refusals_keep_their_sentences(world, api, objects):
         assert response.json() == {"code": "permission_denied", "detail": detail}
     assert GPT.objects.get(pk=gpt.pk).name != "x"
     assert Workspace.objects.get(pk=world["acme"].pk).name == "Acme"
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [({"arguments": []}, "arguments"), ({"arguments": "x"}, "arguments"), ({"consent": 5}, "consent")],
+)
+def test_run(world, api, objects, body, field):
+    response = api(world["member"]).post(
+        f"/api/v1/actions/{objects['action_id']}/operations/GetCurrentWeather/run",
+        body,
+        format="json",
+    )
+    assert_invalid(response, field)
