@@ -178,7 +178,11 @@ def test_refusals_keep_their_sentences(world, api, objects):
 
 @pytest.mark.parametrize(
     "body,field",
-    [({"arguments": []}, "arguments"), ({"arguments": "x"}, "arguments"), ({"consent": 5}, "consent")],
+    [
+        ({"arguments": []}, "arguments"),
+        ({"arguments": "x"}, "arguments"),
+        ({"consent": 5}, "consent"),
+    ],
 )
 def test_run(world, api, objects, body, field):
     response = api(world["member"]).post(
