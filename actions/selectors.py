@@ -4,7 +4,8 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from actions.models import Action, Consent, Operation, SchemaImport
-from gpts.selectors import gpt_list_for_user
+from gpts.selectors import gpt_list_for_user, gpt_role_can_edit
+from workspaces.selectors import Access, role_subquery
 
 
 def action_list_for_user(*, user):
@@ -21,6 +22,26 @@ def action_get_for_member(*, action_id, user) -> Action:
         )
     except (Action.DoesNotExist, ValueError, TypeError):
         raise Http404("No such action.") from None
+
+
+def action_access_for_member(*, action_id, user) -> Access[Action]:
+    """The action (GPT, workspace and operations loaded) and what the caller may do with it:
+    whoever may edit its GPT may edit the action. One query plus the operations; 404 for an
+    action the caller may not see."""
+    try:
+        action = (
+            action_list_for_user(user=user)
+            .select_related("gpt", "workspace")
+            .annotate(caller_role=role_subquery(user=user))
+            .prefetch_related(Prefetch("operations", queryset=Operation.objects.order_by("id")))
+            .get(pk=action_id)
+        )
+    except (Action.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such action.") from None
+    role = action.caller_role
+    return Access(
+        obj=action, role=role, can_edit=gpt_role_can_edit(gpt=action.gpt, user=user, role=role)
+    )
 
 
 def import_get_for_member(*, import_id, user) -> SchemaImport:

@@ -1,11 +1,14 @@
-"""What every API view shares: authentication, JSON-only bodies, size limits, pagination."""
+"""What every API view shares: authentication, roles, JSON-only bodies, size limits, input
+and output through serializers, pagination."""
 
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.permissions import RolePermission
 from kernel.errors import RuleViolation
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # a 5 MB schema, JSON-escaped, still fits
@@ -21,6 +24,13 @@ class ApiView(APIView):
     # a docstring: drf-spectacular would show a docstring as every operation's description.)
 
     parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, RolePermission]
+    # The role layer (api/permissions.py): the selector that resolves the view's object for the
+    # caller, what each method needs beyond the defaults, and the sentence of a refusal. The
+    # resolved Access is `self.access` in the handlers.
+    access_selector = None
+    access_needs: dict[str, str] = {}
+    access_denied = "Your role in this workspace does not allow this."
     # PostgreSQL text can not hold NUL, so bodies with one are refused up front (a clear 400
     # rather than a database error); stateless endpoints that only inspect text opt out.
     accepts_nul = False
@@ -44,10 +54,19 @@ class ApiView(APIView):
             raise RuleViolation("invalid", "Text may not contain NUL (\\u0000) characters.")
         return data
 
-    def paginated(self, queryset, serialize):
+    def validated(self, serializer_class) -> dict:
+        """The JSON body checked by the view's InputSerializer (a 400 `invalid` naming the
+        field otherwise): only the fields sent, with their JSON types."""
+        serializer = serializer_class(data=self.body())
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def paginated(self, queryset, serializer_class, **context):
         paginator = Pagination()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
-        return paginator.get_paginated_response([serialize(obj) for obj in page])
+        return paginator.get_paginated_response(
+            serializer_class(page, many=True, context=context).data
+        )
 
     @staticmethod
     def created(data) -> Response:

@@ -1,7 +1,7 @@
 """The caller's own OAuth connections (DESIGN.md §4): list and revoke. Thin over selectors and
 the revoke service; a connection of someone else answers 404 like a missing one."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -12,19 +12,29 @@ from api.base import ApiView, Pagination
 
 
 class ConnectedAccountSerializer(serializers.Serializer):
+    # Never a token: only what the user needs to recognise and manage the connection.
     id = serializers.IntegerField()
-    gpt = serializers.IntegerField()
-    action = serializers.IntegerField()
-    domain = serializers.CharField()
-    scopes = serializers.ListField(child=serializers.CharField())
+    gpt = serializers.IntegerField(source="gpt_id")
+    action = serializers.IntegerField(source="action_id")
+    domain = serializers.CharField(source="action.domain")
+    scopes = serializers.SerializerMethodField()
     connected_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
     status = serializers.ChoiceField(choices=ConnectionStatus.values)
-    status_reason = serializers.ChoiceField(
-        choices=[value for value in ConnectionReason.values if value],
-        allow_null=True,
-        help_text="Why the connection needs reconnecting; null while it is active.",
+    status_reason = serializers.SerializerMethodField(
+        help_text="Why the connection needs reconnecting; null while it is active."
     )
+
+    def get_scopes(self, account: ConnectedAccount) -> list[str]:
+        return account.scopes.split()
+
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=[value for value in ConnectionReason.values if value], allow_null=True
+        )
+    )
+    def get_status_reason(self, account: ConnectedAccount) -> str | None:
+        return account.status_reason or None
 
 
 class RevokedSerializer(serializers.Serializer):
@@ -34,30 +44,13 @@ class RevokedSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-def connected_account_data(account: ConnectedAccount) -> dict:
-    """Never a token: only what the user needs to recognise and manage the connection."""
-    field = serializers.DateTimeField()
-    return {
-        "id": account.pk,
-        "gpt": account.gpt_id,
-        "action": account.action_id,
-        "domain": account.action.domain,
-        "scopes": account.scopes.split(),
-        "connected_at": field.to_representation(account.connected_at),
-        "last_used_at": field.to_representation(account.last_used_at)
-        if account.last_used_at
-        else None,
-        "status": account.status,
-        "status_reason": account.status_reason or None,
-    }
-
-
 class ConnectedAccountListView(ApiView):
     pagination_class = Pagination  # documents the paginated list (self.paginated)
+    OutputSerializer = ConnectedAccountSerializer
 
-    @extend_schema(responses=ConnectedAccountSerializer(many=True))
+    @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        return self.paginated(connection_list_for_user(user=request.user), connected_account_data)
+        return self.paginated(connection_list_for_user(user=request.user), self.OutputSerializer)
 
 
 class ConnectedAccountDetailView(ApiView):

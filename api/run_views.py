@@ -10,12 +10,13 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from actions.models import Action, Consent, Operation
+from actions.models import Action, Operation
 from actions.runtime.run import CONSENT_CHOICES, consent_revoke, operation_run
 from actions.runtime.tools import gpt_tools
 from actions.selectors import (
@@ -24,21 +25,30 @@ from actions.selectors import (
     consent_list_for_user,
 )
 from api.base import ApiView, Pagination
+from api.serializers import StrictCharField
 from gpts.selectors import gpt_get_for_member
 from workspaces.domains import DomainNotAllowed
 from workspaces.policy import domain_policy_snapshot
 
-RunRequest = inline_serializer(
-    "RunRequest",
-    {
-        "arguments": serializers.DictField(
-            required=False,
-            help_text="Parameters by name; the request body, when there is one, under "
-            "requestBody (exactly the exported tool's arguments).",
-        ),
-        "consent": serializers.ChoiceField(choices=CONSENT_CHOICES, required=False),
-    },
-)
+
+@extend_schema_field({"type": "string", "enum": list(CONSENT_CHOICES)})
+class ConsentField(StrictCharField):
+    # Text only; which texts mean something is the runtime's rule (invalid_consent).
+    pass
+
+
+class RunRequestSerializer(serializers.Serializer):
+    arguments = serializers.DictField(
+        required=False,
+        help_text="Parameters by name; the request body, when there is one, under "
+        "requestBody (exactly the exported tool's arguments).",
+    )
+    consent = ConsentField(required=False, allow_blank=True, allow_null=True)
+
+    class Meta:
+        ref_name = "RunRequest"
+
+
 RunMessage = inline_serializer(
     "RunMessage",
     {
@@ -91,8 +101,10 @@ class OperationRunView(ApiView):
     """POST /api/v1/actions/{id}/operations/{operation_id}/run: any member who may see the
     action's GPT may run it; approval is the runtime's business."""
 
+    InputSerializer = RunRequestSerializer
+
     @extend_schema(
-        request=RunRequest,
+        request=RunRequestSerializer,
         responses={
             200: RunOutcome,
             400: OpenApiResponse(ErrorBody, description="invalid_arguments (names the argument)"),
@@ -109,7 +121,7 @@ class OperationRunView(ApiView):
     )
     def post(self, request, action_id, operation_id):
         action = action_get_for_member(action_id=action_id, user=request.user)
-        body = self.body()
+        body = self.validated(self.InputSerializer)
         return Response(
             operation_run(
                 action=action,
@@ -173,40 +185,32 @@ class GPTToolsView(ApiView):
 
 class ConsentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    gpt = serializers.IntegerField()
-    action = serializers.IntegerField()
+    gpt = serializers.IntegerField(source="gpt_id")
+    action = serializers.IntegerField(source="action_id")
     operation_id = serializers.CharField()
     created_at = serializers.DateTimeField()
-
-
-def consent_data(consent: Consent) -> dict:
-    return {
-        "id": consent.pk,
-        "gpt": consent.gpt_id,
-        "action": consent.action_id,
-        "operation_id": consent.operation_id,
-        "created_at": serializers.DateTimeField().to_representation(consent.created_at),
-    }
 
 
 class ConsentListView(ApiView):
     """GET /api/v1/me/consents/: the caller's own remembered approvals, paginated."""
 
     pagination_class = Pagination  # documents the paginated list (self.paginated)
+    OutputSerializer = ConsentSerializer
 
-    @extend_schema(responses=ConsentSerializer(many=True))
+    @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        return self.paginated(consent_list_for_user(user=request.user), consent_data)
+        return self.paginated(consent_list_for_user(user=request.user), self.OutputSerializer)
 
 
 class ConsentDetailView(ApiView):
     """GET, DELETE /api/v1/me/consents/{id}/: one of the caller's approvals (else 404)."""
 
-    @extend_schema(responses=ConsentSerializer)
+    OutputSerializer = ConsentSerializer
+
+    @extend_schema(responses=OutputSerializer)
     def get(self, request, consent_id):
-        return Response(
-            consent_data(consent_get_for_user(consent_id=consent_id, user=request.user))
-        )
+        consent = consent_get_for_user(consent_id=consent_id, user=request.user)
+        return Response(self.OutputSerializer(consent).data)
 
     @extend_schema(responses={204: None}, description="Forget the approval: ask again next time.")
     def delete(self, request, consent_id):

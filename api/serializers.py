@@ -1,66 +1,126 @@
-"""Output shapes of the REST API (DESIGN.md §4). Serializers here hold no rules: they describe
-fields for the API's own OpenAPI document and turn objects into JSON."""
+"""The shapes of the REST API (DESIGN.md §4): strict input fields and the output serializers
+the views share. Serializers here hold no product rules (those are the services'): they check
+JSON types, turn objects into JSON, and are what drf-spectacular documents, so the document is
+exactly what is answered.
 
+DRF's CharField turns numbers into text and its BooleanField reads "yes" as true; an API that
+promises `"name": string` must refuse `5`, so inputs use the strict fields below.
+"""
+
+from django.core.validators import ProhibitNullCharactersValidator
 from django.urls import reverse
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from actions.links import callback_url
-from actions.models import Action, AuthType, ImportStatus
+from actions.models import Action, ApiKeyAuthType, AuthType, ImportStatus, TokenExchangeMethod
+from gpts.models import Visibility
 from kernel.encryption import mask_secret
+
+# Input fields --------------------------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """Text and only text. `allow_nul` lets NUL through for endpoints that only inspect text
+    (the schema engine explains why such a document is no good)."""
+
+    default_error_messages = {"invalid": "Must be text."}
+
+    def __init__(self, *, allow_nul: bool = False, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+        if allow_nul:
+            self.validators = [
+                v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+            ]
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+# Workspaces ----------------------------------------------------------------------------------
 
 
 class ActionDomainsSerializer(serializers.Serializer):
-    allow_all = serializers.BooleanField()
-    allowed = serializers.ListField(child=serializers.CharField())
+    """Which domains the workspace's actions may call."""
+
+    # Read from the workspace itself (source="*").
+
+    allow_all = serializers.SerializerMethodField()
+    allowed = serializers.SerializerMethodField()
+
+    def get_allowed(self, workspace) -> list[str]:
+        return [entry.pattern for entry in workspace.allowed_domains.all()]
+
+    def get_allow_all(self, workspace) -> bool:
+        # Plans without a domain policy allow every domain, whatever the stored flag says.
+        return (not workspace.has_domain_policy) or workspace.allow_all_domains
+
+
+class ActionDomainsInputSerializer(serializers.Serializer):
+    """A change of the workspace's domain policy (owners only); entries are checked and
+    normalised (IDNA, lower case)."""
+
+    # Which entries are valid is workspaces.services' business.
+
+    allow_all = StrictBooleanField(required=False)
+    allowed = serializers.ListField(child=StrictCharField(), required=False)
+
+    class Meta:
+        ref_name = "ActionDomainsUpdate"
 
 
 class WorkspaceSerializer(serializers.Serializer):
-    slug = serializers.SlugField(read_only=True)
+    """A workspace and the caller's role in it."""
+
+    # Reads a workspace from workspace_list_for_member, which annotates the caller's role.
+
+    slug = serializers.SlugField()
     name = serializers.CharField()
-    plan = serializers.CharField(read_only=True)
-    role = serializers.CharField(read_only=True)
-    action_domains = ActionDomainsSerializer()
+    plan = serializers.CharField()
+    role = serializers.CharField(source="caller_role")
+    action_domains = ActionDomainsSerializer(source="*")
 
 
-def workspace_data(workspace, role: str) -> dict:
-    return {
-        "slug": workspace.slug,
-        "name": workspace.name,
-        "plan": workspace.plan,
-        "role": role,
-        "action_domains": {
-            "allow_all": (not workspace.has_domain_policy) or workspace.allow_all_domains,
-            "allowed": [entry.pattern for entry in workspace.allowed_domains.all()],
-        },
-    }
+# GPTs ----------------------------------------------------------------------------------------
 
 
 class GPTSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    workspace = serializers.SlugField(read_only=True)
+    id = serializers.IntegerField()
+    workspace = serializers.SlugField(source="workspace.slug")
     name = serializers.CharField()
-    description = serializers.CharField(required=False, allow_blank=True)
-    instructions = serializers.CharField(required=False, allow_blank=True)
-    model = serializers.CharField(required=False)
-    visibility = serializers.ChoiceField(
-        choices=["only_me", "workspace", "link", "store"], required=False
+    description = serializers.CharField()
+    instructions = serializers.CharField()
+    model = serializers.CharField()
+    visibility = serializers.ChoiceField(choices=Visibility.values)
+    apps = serializers.ListField(child=serializers.CharField())
+    actions = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, pk_field=serializers.IntegerField()
     )
-    apps = serializers.ListField(child=serializers.CharField(), required=False)
-    actions = serializers.ListField(child=serializers.IntegerField(), read_only=True)
 
 
-def gpt_data(gpt) -> dict:
-    return {
-        "id": gpt.pk,
-        "workspace": gpt.workspace.slug,
-        "name": gpt.name,
-        "description": gpt.description,
-        "instructions": gpt.instructions,
-        "model": gpt.model,
-        "visibility": gpt.visibility,
-        "apps": gpt.apps,
-        "actions": [action.pk for action in gpt.actions.all()],
-    }
+class GPTInputSerializer(serializers.Serializer):
+    """A GPT's editable fields."""
+
+    # Which values are allowed (models, apps, lengths) is gpts.services' business.
+
+    name = StrictCharField()
+    description = StrictCharField(required=False, allow_blank=True)
+    instructions = StrictCharField(required=False, allow_blank=True)
+    model = StrictCharField(required=False)
+    visibility = serializers.ChoiceField(choices=Visibility.values, required=False)
+    apps = serializers.ListField(child=StrictCharField(), required=False)
 
 
 class ModelSerializer(serializers.Serializer):
@@ -68,6 +128,9 @@ class ModelSerializer(serializers.Serializer):
     label = serializers.CharField()
     supports_actions = serializers.BooleanField()
     pro = serializers.BooleanField()
+
+
+# Actions -------------------------------------------------------------------------------------
 
 
 class OperationSerializer(serializers.Serializer):
@@ -78,115 +141,170 @@ class OperationSerializer(serializers.Serializer):
     consequential = serializers.BooleanField()
 
 
-def operation_data(operation) -> dict:
-    return {
-        "operation_id": operation.operation_id,
-        "method": operation.method,
-        "path": operation.path,
-        "summary": operation.summary,
-        "consequential": operation.consequential,
-    }
-
-
-class AuthSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=AuthType.values)
-    api_key = serializers.CharField(write_only=True, required=False)
-    # Hints are not read_only: drf-spectacular makes read-only fields required in responses, and
-    # a hint is only present for its own auth type. Input ignores them.
-    api_key_hint = serializers.CharField(
-        required=False, help_text="Responses only: the stored API key, masked."
-    )
-    auth_type = serializers.ChoiceField(choices=["basic", "bearer", "custom"], required=False)
-    custom_header = serializers.CharField(required=False)
-    client_id = serializers.CharField(required=False)
-    client_secret = serializers.CharField(write_only=True, required=False)
-    client_secret_hint = serializers.CharField(
-        required=False, help_text="Responses only: the stored client secret, masked."
-    )
-    authorization_url = serializers.URLField(required=False)
-    token_url = serializers.URLField(required=False)
-    scope = serializers.CharField(required=False, allow_blank=True)
-    token_exchange_method = serializers.ChoiceField(
-        choices=["default_post", "basic_auth_header"], required=False
-    )
-    revocation_url = serializers.URLField(required=False, allow_blank=True)
-
-
-def auth_data(action: Action) -> dict:
-    if action.auth_type == AuthType.API_KEY:
-        return {
-            "type": "api_key",
-            "api_key_hint": mask_secret(action.api_key),
-            "auth_type": action.api_key_auth_type,
-            "custom_header": action.custom_header,
-        }
-    if action.auth_type == AuthType.OAUTH:
-        return {
-            "type": "oauth",
-            "client_id": action.oauth_client_id,
-            "client_secret_hint": mask_secret(action.oauth_client_secret),
-            "authorization_url": action.authorization_url,
-            "token_url": action.token_url,
-            "scope": action.scope,
-            "token_exchange_method": action.token_exchange_method,
-            "revocation_url": action.revocation_url,
-        }
-    return {"type": "none"}
-
-
 class ProblemSerializer(serializers.Serializer):
     message = serializers.CharField()
     pointer = serializers.CharField()
     line = serializers.IntegerField(allow_null=True)
     column = serializers.IntegerField(allow_null=True)
+    code = serializers.CharField(required=False)
+
+
+class NoAuthSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[AuthType.NONE], source="auth_type")
+
+
+class ApiKeyAuthSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[AuthType.API_KEY], source="auth_type")
+    api_key_hint = serializers.SerializerMethodField(help_text="The stored API key, masked.")
+    auth_type = serializers.ChoiceField(choices=ApiKeyAuthType.values, source="api_key_auth_type")
+    custom_header = serializers.CharField()
+
+    def get_api_key_hint(self, action) -> str:
+        return mask_secret(action.api_key)
+
+
+class OAuthAuthSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[AuthType.OAUTH], source="auth_type")
+    client_id = serializers.CharField(source="oauth_client_id")
+    client_secret_hint = serializers.SerializerMethodField(
+        help_text="The stored client secret, masked."
+    )
+    authorization_url = serializers.CharField()
+    token_url = serializers.CharField()
+    scope = serializers.CharField()
+    token_exchange_method = serializers.ChoiceField(choices=TokenExchangeMethod.values)
+    revocation_url = serializers.CharField()
+
+    def get_client_secret_hint(self, action) -> str:
+        return mask_secret(action.oauth_client_secret)
+
+
+AUTH_OUTPUT = {
+    AuthType.NONE: NoAuthSerializer,
+    AuthType.API_KEY: ApiKeyAuthSerializer,
+    AuthType.OAUTH: OAuthAuthSerializer,
+}
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="Auth",
+        serializers={str(k): v for k, v in AUTH_OUTPUT.items()},
+        resource_type_field_name="type",
+    )
+)
+class AuthField(serializers.Field):
+    """An action's authentication as the API shows it: the settings of its type, secrets only
+    as masked hints."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, action):
+        return AUTH_OUTPUT[action.auth_type](action).data
+
+
+class AuthInputSerializer(serializers.Serializer):
+    """How the action authenticates: the fields of its type. A secret left out or empty keeps
+    the stored one."""
+
+    # Which fields a type needs, and what they may hold, is actions.rules' business.
+
+    type = serializers.ChoiceField(choices=AuthType.values, required=False)
+    api_key = StrictCharField(required=False, allow_blank=True, write_only=True)
+    auth_type = serializers.ChoiceField(choices=ApiKeyAuthType.values, required=False)
+    custom_header = StrictCharField(required=False, allow_blank=True)
+    client_id = StrictCharField(required=False, allow_blank=True)
+    client_secret = StrictCharField(required=False, allow_blank=True, write_only=True)
+    authorization_url = StrictCharField(required=False, allow_blank=True)
+    token_url = StrictCharField(required=False, allow_blank=True)
+    scope = StrictCharField(required=False, allow_blank=True)
+    token_exchange_method = serializers.ChoiceField(
+        choices=TokenExchangeMethod.values, required=False
+    )
+    revocation_url = StrictCharField(required=False, allow_blank=True)
+
+    class Meta:
+        ref_name = "AuthInput"
+
+
+class ActionInputSerializer(serializers.Serializer):
+    schema = StrictCharField(required=False, allow_blank=True)
+    auth = AuthInputSerializer(required=False)
+    privacy_policy_url = StrictCharField(required=False, allow_blank=True)
 
 
 class ActionSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    gpt = serializers.IntegerField(read_only=True)
-    domain = serializers.CharField(read_only=True)
-    auth = AuthSerializer(required=False)
-    schema = serializers.CharField(required=False, allow_blank=True)
-    privacy_policy_url = serializers.CharField(required=False, allow_blank=True)
-    operations = OperationSerializer(many=True, read_only=True)
-    errors = ProblemSerializer(many=True, read_only=True)
-    warnings = ProblemSerializer(many=True, read_only=True)
-    callback_url = serializers.CharField(read_only=True)
+    """An action: its schema, authentication (secrets only as masked hints), the operations
+    detected in it, and what is wrong with it now."""
+
+    # context["policy_errors"] ({action id: problems}) adds what the workspace's domain policy
+    # says of the action now to the errors stored with its schema.
+
+    id = serializers.IntegerField()
+    gpt = serializers.IntegerField(source="gpt_id")
+    domain = serializers.CharField()
+    auth = AuthField()
+    schema = serializers.CharField()
+    privacy_policy_url = serializers.CharField()
+    operations = OperationSerializer(many=True)
+    errors = serializers.SerializerMethodField()
+    warnings = ProblemSerializer(many=True)
+    callback_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(ProblemSerializer(many=True))
+    def get_errors(self, action: Action) -> list:
+        live = self.context.get("policy_errors", {}).get(action.pk, [])
+        return ProblemSerializer([*action.errors, *live], many=True).data
+
+    def get_callback_url(self, action: Action) -> str:
+        return callback_url(action.gpt_id)
 
 
-def action_data(action: Action, *, live_errors: list[dict] | None = None) -> dict:
-    return {
-        "id": action.pk,
-        "gpt": action.gpt_id,
-        "domain": action.domain,
-        "auth": auth_data(action),
-        "schema": action.schema,
-        "privacy_policy_url": action.privacy_policy_url,
-        "operations": [operation_data(op) for op in action.operations.all()],
-        "errors": list(action.errors) + (live_errors or []),
-        "warnings": action.warnings,
-        "callback_url": callback_url(action.gpt_id),
-    }
+# Schema imports ------------------------------------------------------------------------------
+
+
+class ImportLinksSerializer(serializers.Serializer):
+    self = serializers.SerializerMethodField()
+
+    def get_self(self, job) -> str:
+        return reverse("api:import-detail", args=[job.pk])
 
 
 class SchemaImportSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    action = serializers.IntegerField(read_only=True)
-    url = serializers.URLField()
-    status = serializers.ChoiceField(choices=ImportStatus.values, read_only=True)
-    error = serializers.CharField(read_only=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    id = serializers.IntegerField()
+    action = serializers.IntegerField(source="action_id")
+    url = serializers.CharField()
+    status = serializers.ChoiceField(choices=ImportStatus.values)
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    links = ImportLinksSerializer(source="*")
 
 
-def import_data(job) -> dict:
-    return {
-        "id": job.pk,
-        "action": job.action_id,
-        "url": job.url,
-        "status": job.status,
-        "error": job.error,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-        "links": {"self": reverse("api:import-detail", args=[job.pk])},
-    }
+# Schema tools --------------------------------------------------------------------------------
+
+
+class DetectedOperationSerializer(OperationSerializer):
+    """An operation found in a schema being checked: a broken one may lack an operationId or a
+    summary."""
+
+    operation_id = serializers.CharField(allow_null=True)
+    summary = serializers.CharField(allow_null=True)
+
+
+class VerdictSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    openapi_version = serializers.CharField(allow_null=True)
+    servers = serializers.ListField(child=serializers.CharField())
+    operations = DetectedOperationSerializer(many=True)
+    errors = ProblemSerializer(many=True)
+    warnings = ProblemSerializer(many=True)
+
+
+class SchemaExampleSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    format = serializers.CharField()
+    schema = serializers.CharField()
+

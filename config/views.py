@@ -5,13 +5,14 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from workspaces.admin_scoping import is_workspace_admin
-from workspaces.models import BUILDER_ROLES, Membership
+from workspaces.models import BUILDER_ROLES
+from workspaces.selectors import membership_list_for_user
 
 
 def home(request):
     context = {}
     if request.user.is_authenticated:
-        memberships = list(Membership.objects.filter(user=request.user).select_related("workspace"))
+        memberships = membership_list_for_user(user=request.user)
         context = {
             "memberships": memberships,
             "can_build": any(m.role in BUILDER_ROLES for m in memberships),

@@ -13,23 +13,24 @@ Import from URL creates it earlier (the import job needs an action to write into
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from actions.links import callback_url
 from actions.models import Action, ApiKeyAuthType, AuthType, TokenExchangeMethod
-from actions.selectors import action_get_for_member
+from actions.selectors import action_access_for_member
 from actions.services import action_create, action_delete, action_update
-from api.serializers import callback_url
+from api.permissions import EDIT, requires_access
 from editor.gpt_views import rule_errors
 from gpts.models import GPT
-from gpts.selectors import can_edit_gpt, gpt_get_for_member, role_in
+from gpts.selectors import gpt_access_for_member
 from kernel.encryption import mask_secret
 from kernel.errors import RuleViolation
 from workspaces.domains import DomainNotAllowed, DomainPolicy
 from workspaces.models import AllowedDomain
 from workspaces.policy import NO_DOMAINS_ALLOWED, policy_restricts
+from workspaces.selectors import Access
 
 OAUTH_TEXT_FIELDS = ("client_id", "authorization_url", "token_url", "scope", "revocation_url")
 # The form's inputs that can carry a message, and the service's names for them.
@@ -217,19 +218,16 @@ def render_action_page(
     return render(request, "editor/action_form.html", context, status=400 if failure else 200)
 
 
-def editable_gpt(request: HttpRequest, gpt: GPT) -> bool:
-    return can_edit_gpt(
-        gpt=gpt, user=request.user, role=role_in(workspace_id=gpt.workspace_id, user=request.user)
-    )
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
-def action_new(request: HttpRequest, gpt_id: int) -> HttpResponse:
+@requires_access(
+    gpt_access_for_member,
+    needs={"GET": EDIT},
+    denied="Only the GPT's builder, admins and owners add actions.",
+)
+def action_new(request: HttpRequest, gpt_id: int, *, access: Access[GPT]) -> HttpResponse:
     """The action page for an action not saved yet; the first save creates it."""
-    gpt = gpt_get_for_member(gpt_id=gpt_id, user=request.user)
-    if not editable_gpt(request, gpt):
-        raise PermissionDenied("Only the GPT's builder, admins and owners add actions.")
+    gpt = access.obj
     if request.method == "POST":
         try:
             action = action_create(
@@ -250,15 +248,16 @@ def action_new(request: HttpRequest, gpt_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def action_detail(request: HttpRequest, action_id: int) -> HttpResponse:
+@requires_access(
+    action_access_for_member,
+    denied="Only the GPT's builder, admins and owners change its actions.",
+)
+def action_detail(request: HttpRequest, action_id: int, *, access: Access[Action]) -> HttpResponse:
     """An existing action; read-only for members who may not edit its GPT."""
-    action = action_get_for_member(action_id=action_id, user=request.user)
+    action, editable = access.obj, access.can_edit
     gpt = action.gpt
     gpt.workspace = action.workspace  # already joined: spare the page a query
-    editable = editable_gpt(request, gpt)
     if request.method == "POST":
-        if not editable:
-            raise PermissionDenied("Only the GPT's builder, admins and owners change its actions.")
         schema = posted_schema(request.POST)
         try:
             action_update(
@@ -280,10 +279,12 @@ def action_detail(request: HttpRequest, action_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def action_remove(request: HttpRequest, action_id: int) -> HttpResponse:
-    action = action_get_for_member(action_id=action_id, user=request.user)
-    if not editable_gpt(request, action.gpt):
-        raise PermissionDenied("Only the GPT's builder, admins and owners delete its actions.")
+@requires_access(
+    action_access_for_member,
+    denied="Only the GPT's builder, admins and owners delete its actions.",
+)
+def action_remove(request: HttpRequest, action_id: int, *, access: Access[Action]) -> HttpResponse:
+    action = access.obj
     gpt_id = action.gpt_id
     action_delete(action=action, acting_user=request.user)
     messages.success(request, "Action deleted.")

@@ -16,14 +16,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from api.permissions import requires_access
 from gpts.catalogue import DEFAULT_MODEL, MODELS_BY_KEY, models_for
 from gpts.models import GPT, Visibility
-from gpts.selectors import can_edit_gpt, gpt_get_for_member, gpt_list_for_user, role_in
+from gpts.selectors import gpt_access_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_update
 from kernel.errors import RuleViolation
 from workspaces.domains import DomainNotAllowed
-from workspaces.models import BUILDER_ROLES, Membership
+from workspaces.models import BUILDER_ROLES
 from workspaces.policy import domain_policy_snapshot
+from workspaces.selectors import Access, membership_list_for_user
 
 GPT_FIELDS = ("name", "description", "instructions", "model", "visibility")
 GPTS_PER_PAGE = 50
@@ -73,7 +75,7 @@ def gpt_list(request: HttpRequest) -> HttpResponse:
         .order_by("workspace__name", "name", "id")
     )
     page = Paginator(gpts, GPTS_PER_PAGE).get_page(request.GET.get("page"))
-    memberships = list(Membership.objects.filter(user=request.user).select_related("workspace"))
+    memberships = membership_list_for_user(user=request.user)
     return render(
         request,
         "editor/gpt_list.html",
@@ -91,10 +93,7 @@ def gpt_list(request: HttpRequest) -> HttpResponse:
 def gpt_new(request: HttpRequest) -> HttpResponse:
     """Create a GPT in one of the workspaces where the user is a builder."""
     workspaces = [
-        m.workspace
-        for m in Membership.objects.filter(user=request.user, role__in=BUILDER_ROLES)
-        .select_related("workspace")
-        .order_by("workspace__name", "workspace_id")
+        m.workspace for m in membership_list_for_user(user=request.user, roles=BUILDER_ROLES)
     ]
     if not workspaces:
         raise PermissionDenied("Only builders, admins and owners create GPTs.")
@@ -167,18 +166,16 @@ def action_rows(gpt: GPT) -> list:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def gpt_detail(request: HttpRequest, gpt_id: int) -> HttpResponse:
+@requires_access(
+    gpt_access_for_member, denied="Only the GPT's builder, admins and owners change it."
+)
+def gpt_detail(request: HttpRequest, gpt_id: int, *, access: Access[GPT]) -> HttpResponse:
     """A GPT's settings and its Actions section. Members who may not edit see it read-only."""
-    gpt = gpt_get_for_member(gpt_id=gpt_id, user=request.user)
-    editable = can_edit_gpt(
-        gpt=gpt, user=request.user, role=role_in(workspace_id=gpt.workspace_id, user=request.user)
-    )
+    gpt, editable = access.obj, access.can_edit
     actions = action_rows(gpt)
     values = {field: getattr(gpt, field) for field in GPT_FIELDS}
     errors: dict[str, str] = {}
     if request.method == "POST":
-        if not editable:
-            raise PermissionDenied("Only the GPT's builder, admins and owners change it.")
         fields = posted_fields(request)
         values.update(fields)
         try:

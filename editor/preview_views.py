@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from actions.models import Action
 from actions.runtime.request import (
     BODY_KEY,
     Argument,
@@ -22,9 +23,10 @@ from actions.runtime.request import (
     server_url,
 )
 from actions.runtime.tools import json_schema
-from actions.selectors import action_get_for_member
-from gpts.selectors import can_edit_gpt
+from actions.selectors import action_access_for_member
+from api.permissions import requires_access
 from kernel.errors import RuleViolation
+from workspaces.selectors import Access
 
 # What an input of each JSON type looks like, and how the script turns its text into a value.
 WIDGETS = {"integer": "number", "number": "number", "boolean": "select", "string": "text"}
@@ -104,10 +106,13 @@ def body_field(body: BodySpec, *, openapi_version: str) -> dict:
 
 @login_required
 @require_GET
-def operation_test(request: HttpRequest, action_id: int, operation_id: str) -> HttpResponse:
+@requires_access(action_access_for_member, denied="You may not test this action.")
+def operation_test(
+    request: HttpRequest, action_id: int, operation_id: str, *, access: Access[Action]
+) -> HttpResponse:
     """The Test page. Anyone who may run the action may test it here (the same rights as the
     run endpoint); a stranger's action is a 404."""
-    action = action_get_for_member(action_id=action_id, user=request.user)
+    action = access.obj
     operation = next(
         (op for op in action.operations.all() if op.operation_id == operation_id), None
     )
@@ -129,6 +134,6 @@ def operation_test(request: HttpRequest, action_id: int, operation_id: str) -> H
         ],
         "body": body_field(body, openapi_version=version) if body else None,
         "run_url": f"/api/v1/actions/{action.pk}/operations/{operation.operation_id}/run",
-        "can_edit": can_edit_gpt(gpt=action.gpt, user=request.user),
+        "can_edit": access.can_edit,
     }
     return render(request, "editor/preview.html", context)

@@ -2,14 +2,15 @@
 
 Members read GPTs shared with the workspace (any visibility but "only me") and their own;
 admins and owners read every GPT of their workspaces. Missing and forbidden are the same 404.
+Builders edit the GPTs they created; admins and owners edit every GPT (`gpt_access_for_member`).
 """
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from gpts.models import GPT, Visibility
-from workspaces.models import ADMIN_ROLES, BUILDER_ROLES, Membership
-from workspaces.selectors import workspace_ids_for_user
+from workspaces.models import ADMIN_ROLES, BUILDER_ROLES
+from workspaces.selectors import Access, role_subquery, workspace_ids_for_user
 
 
 def gpt_list_for_user(*, user, workspace=None) -> QuerySet[GPT]:
@@ -32,17 +33,24 @@ def gpt_get_for_member(*, gpt_id, user) -> GPT:
         raise Http404("No such GPT.") from None
 
 
-def role_in(*, workspace_id: int, user) -> str | None:
-    return (
-        Membership.objects.filter(workspace_id=workspace_id, user=user)
-        .values_list("role", flat=True)
-        .first()
-    )
-
-
-def can_edit_gpt(*, gpt: GPT, user, role: str | None = None) -> bool:
+def gpt_role_can_edit(*, gpt: GPT, user, role: str | None) -> bool:
     """Builders edit the GPTs they created; admins and owners edit every GPT."""
-    role = role if role is not None else role_in(workspace_id=gpt.workspace_id, user=user)
     if role in ADMIN_ROLES:
         return True
     return role in BUILDER_ROLES and gpt.created_by_id == user.pk
+
+
+def gpt_access_for_member(*, gpt_id, user) -> Access[GPT]:
+    """The GPT (workspace joined) and what the caller may do with it, in one query; 404 for
+    a GPT the caller may not see."""
+    try:
+        gpt = (
+            gpt_list_for_user(user=user)
+            .select_related("workspace")
+            .annotate(caller_role=role_subquery(user=user))
+            .get(pk=gpt_id)
+        )
+    except (GPT.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such GPT.") from None
+    role = gpt.caller_role
+    return Access(obj=gpt, role=role, can_edit=gpt_role_can_edit(gpt=gpt, user=user, role=role))

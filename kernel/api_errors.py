@@ -56,11 +56,23 @@ def exception_handler(exc, context):
     return response
 
 
-def _first_message(detail) -> str:
+def _first_message(detail, path: str = "") -> str:
+    """The first message of a (nested) DRF error, named by its field's dotted path
+    ("auth.type: ..."), as the services name fields."""
     if isinstance(detail, dict):
         for field, value in detail.items():
-            message = _first_message(value)
-            return message if field == "non_field_errors" else f"{field}: {message}"
-    if isinstance(detail, list) and detail:
-        return _first_message(detail[0])
-    return str(detail)
+            if field == "non_field_errors":
+                name = path
+            else:
+                name = f"{path}.{field}" if path else str(field)
+            message = _first_message(value, name)
+            if message:
+                return message
+        return ""
+    if isinstance(detail, list):
+        for item in detail:
+            message = _first_message(item, path)
+            if message:
+                return message
+        return ""
+    return f"{path}: {detail}" if path else str(detail)

@@ -1,11 +1,51 @@
 """Reads of tenant data. Every function takes the acting user (or workspace) as a required
-keyword, so a query can not forget its scope; "missing" and "not yours" raise the same 404."""
+keyword, so a query can not forget its scope; "missing" and "not yours" raise the same 404.
+
+The `*_access_for_member` selectors answer "who is asking and what may they do" once per
+request: the object and the caller's role come back together as an `Access` (Zulip's
+`access_stream_by_id`), and the API's and the editor's permission layer (api/permissions.py)
+decides from it. No view reads memberships itself.
+"""
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from workspaces.models import ADMIN_ROLES, BUILDER_ROLES, Membership, Workspace
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Access(Generic[T]):
+    """An object the caller may see, the caller's role in its workspace, and whether the
+    caller may change it (which depends on the object: see each selector)."""
+
+    obj: T
+    role: str
+    can_edit: bool
+
+    @property
+    def can_build(self) -> bool:
+        """Builders, admins and owners create GPTs and actions in the workspace."""
+        return self.role in BUILDER_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ADMIN_ROLES
+
+
+def role_subquery(*, user: AbstractBaseUser, workspace_ref: str = "workspace_id") -> Subquery:
+    """The user's role in the workspace of each row, for `.annotate(caller_role=...)`: the
+    object and the caller's role then come back in one query."""
+    return Subquery(
+        Membership.objects.filter(workspace_id=OuterRef(workspace_ref), user=user).values(
+            "role"
+        )[:1]
+    )
 
 
 def workspace_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Workspace]:
@@ -13,6 +53,26 @@ def workspace_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Workspace]:
     if not user.is_authenticated:
         return Workspace.objects.none()
     return Workspace.objects.filter(memberships__user=user)
+
+
+def workspace_list_for_member(*, user: AbstractBaseUser) -> QuerySet[Workspace]:
+    """The user's workspaces by name, each with the user's role as `caller_role`."""
+    return (
+        workspace_list_for_user(user=user)
+        .annotate(caller_role=role_subquery(user=user, workspace_ref="pk"))
+        .order_by("name", "pk")
+    )
+
+
+def membership_list_for_user(*, user: AbstractBaseUser, roles=None) -> list[Membership]:
+    """The user's memberships with their workspaces, by workspace name; only those with one of
+    `roles` when given."""
+    if not user.is_authenticated:
+        return []
+    memberships = Membership.objects.filter(user=user).select_related("workspace")
+    if roles is not None:
+        memberships = memberships.filter(role__in=roles)
+    return list(memberships.order_by("workspace__name", "workspace_id"))
 
 
 def workspace_ids_for_user(*, user: AbstractBaseUser, roles=None) -> QuerySet:
@@ -53,6 +113,16 @@ def workspace_get_for_member(*, slug: str, user: AbstractBaseUser) -> tuple[Work
     if membership is None:
         raise Http404("No such workspace.")
     return membership.workspace, membership
+
+
+def workspace_access_for_member(*, slug: str, user: AbstractBaseUser) -> Access[Workspace]:
+    """The workspace with `slug` (as `workspace_list_for_member` shows it) and the caller's
+    role; admins and owners change its settings. 404 for strangers."""
+    workspace = workspace_list_for_member(user=user).filter(slug=slug).first()
+    if workspace is None:
+        raise Http404("No such workspace.")
+    role = workspace.caller_role
+    return Access(obj=workspace, role=role, can_edit=role in ADMIN_ROLES)
 
 
 def role_can_build(role: str) -> bool:

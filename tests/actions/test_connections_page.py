@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from actions.models import ConnectedAccount, ConnectionStatus, Consent
 from tests.actions.oauth_support import allow_private, fake_provider_action
 from tests.factories import add_member, make_gpt, make_user, make_workspace
+from tests.openapi_responses import install
 from workspaces.models import Role
 
 
@@ -318,3 +319,9 @@ def test_admin_shows_counts_not_tokens(world):
     assert "secret-" not in html
     detail = admin.get(f"/admin/actions/connectedaccount/{world['mine'][0].pk}/change/")
     assert detail.status_code == 200 and "secret-" not in detail.content.decode()
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_the_document(monkeypatch):
+    """API answers here are checked against /api/v1/schema/ too (tests/openapi_responses.py)."""
+    install(monkeypatch)

@@ -22,6 +22,7 @@ from actions.models import (
 )
 from actions.services import action_create, action_update
 from tests.factories import add_member, make_gpt, make_workspace
+from tests.openapi_responses import install
 from workspaces.models import Plan, Role
 from workspaces.services import domain_policy_update
 
@@ -728,3 +729,9 @@ def test_preview_page_is_generated_from_the_operation_and_scoped(world):
     stranger = Client()
     stranger.force_login(world["stranger"])
     assert stranger.get(url).status_code == 404
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_the_document(monkeypatch):
+    """API answers here are checked against /api/v1/schema/ too (tests/openapi_responses.py)."""
+    install(monkeypatch)

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from actions.runtime.request import build_request
 from actions.services import action_create
 from tests.factories import add_member, make_gpt, make_workspace
+from tests.openapi_responses import install
 from workspaces.models import Plan, Role
 from workspaces.services import domain_policy_update
 
@@ -216,3 +217,9 @@ def test_query_count_does_not_grow_with_operations(world, django_assert_max_num_
     with django_assert_max_num_queries(5):
         response = tools_of(world["member"], world["gpt"].pk)
     assert len(response.json()) == 3
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_the_document(monkeypatch):
+    """API answers here are checked against /api/v1/schema/ too (tests/openapi_responses.py)."""
+    install(monkeypatch)

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import add_member, make_workspace
+from tests.openapi_responses import install
 from workspaces.models import Plan, Role
 
 WEATHER = {
@@ -63,3 +64,10 @@ def api():
         return client
 
     return client_for
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_the_document(monkeypatch):
+    """Every response of every API test is checked against /api/v1/schema/ (status declared,
+    body valid, no undocumented field): see tests/openapi_responses.py."""
+    install(monkeypatch)

@@ -48,3 +48,15 @@ def test_own_openapi_document_and_docs(world, api):
     client = api(world["member"])
     assert client.get("/api/v1/schema/").status_code == 200
     assert client.get("/api/v1/docs/").status_code == 200
+
+
+def test_a_verdict_names_operations_without_id_or_summary(world, api):
+    """Checked against the document like every answer here: null is declared where it occurs."""
+    broken = weather_schema().replace('"operationId": "GetCurrentWeather",', "")
+    broken = broken.replace('"summary": "Get temperature for a specific location",', "")
+    response = api(world["member"]).post(
+        "/api/v1/schema/validate", {"schema": broken}, format="json"
+    )
+    assert response.status_code == 200
+    operation = response.json()["operations"][0]
+    assert operation["operation_id"] is None and operation["summary"] is None

@@ -37,6 +37,7 @@ from actions.models import (
 from actions.services import action_create
 from gpts.models import GPT
 from tests.factories import add_member, make_gpt, make_user, make_workspace
+from tests.openapi_responses import install
 from workspaces.models import AllowedDomain, AuditEvent, Membership, Plan, Role, Workspace
 from workspaces.services import domain_policy_update
 
@@ -376,3 +377,10 @@ def tenant_rows(workspace: Workspace) -> dict[str, str]:
         text = json.dumps(rows, default=str, sort_keys=True)
         digests[name] = f"{len(rows)}:{hashlib.sha256(text.encode()).hexdigest()}"
     return digests
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_the_document(monkeypatch):
+    """Every API answer a security test gets through the test client is checked against
+    /api/v1/schema/ (tests/openapi_responses.py): refusals must be declared ones too."""
+    install(monkeypatch)
