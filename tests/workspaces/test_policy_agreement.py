@@ -28,7 +28,19 @@ from workspaces.policy import domain_check, domain_policy_snapshot
 pytestmark = pytest.mark.django_db
 
 # Few labels, so that hosts and entries often share suffixes (subdomain, parent, sibling).
-LABELS = ["api", "a", "example", "acme", "co", "uk", "com", "bücher", "xn--bcher-kva", "公司", "dev"]
+LABELS = [
+    "api",
+    "a",
+    "example",
+    "acme",
+    "co",
+    "uk",
+    "com",
+    "bücher",
+    "xn--bcher-kva",
+    "公司",
+    "dev",
+]
 IPS = ["10.0.0.1", "10.0.0.2", "2001:db8::1", "127.0.0.1"]
 
 
@@ -151,7 +163,9 @@ def test_database_lookup_and_memory_matcher_agree(workspace, patterns, checked):
     ],
 )
 def test_agreement_on_the_rules_named_in_the_design(workspace, patterns, host, allowed):
-    AllowedDomain.objects.bulk_create(AllowedDomain(workspace=workspace, pattern=p) for p in patterns)
+    AllowedDomain.objects.bulk_create(
+        AllowedDomain(workspace=workspace, pattern=p) for p in patterns
+    )
     in_database = _outcome(lambda: domain_check(workspace=workspace, host=host))
     in_memory = _outcome(lambda: domain_policy_snapshot(workspace=workspace).check(host))
     assert in_database == in_memory
