@@ -11,7 +11,11 @@ from actions import openapi
 from actions.imports import import_request
 from actions.models import Action, Operation
 from actions.openapi.examples import EXAMPLES
-from actions.selectors import action_get_for_member, import_get_for_member
+from actions.selectors import (
+    action_get_for_member,
+    actions_blocked_by_policy,
+    import_get_for_member,
+)
 from actions.services import action_create, action_delete, action_update, insecure_host_allowed
 from api import serializers as out
 from api.base import ApiView, Pagination
@@ -19,9 +23,7 @@ from gpts.catalogue import models_for
 from gpts.selectors import can_edit_gpt, gpt_get_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_delete, gpt_update
 from kernel.errors import RuleViolation
-from workspaces.domains import DomainNotAllowed
 from workspaces.models import ADMIN_ROLES, Membership
-from workspaces.policy import domain_policy_snapshot
 from workspaces.selectors import workspace_get_for_member
 from workspaces.services import domain_policy_update, workspace_create
 
@@ -35,24 +37,19 @@ def forbid(detail: str):
 def policy_errors(actions, workspace) -> dict[int, list[dict]]:
     """Errors an action has now because of the workspace policy (it may have changed since the
     schema was saved). One policy read for the whole list."""
-    policy = domain_policy_snapshot(workspace=workspace)
-    errors = {}
-    for action in actions:
-        if not action.domain:
-            continue
-        try:
-            policy.check(action.domain)
-        except DomainNotAllowed as exc:
-            errors[action.pk] = [
-                {
-                    "message": exc.detail,
-                    "pointer": "/servers/0/url",
-                    "line": None,
-                    "column": None,
-                    "code": "domain_not_allowed",
-                }
-            ]
-    return errors
+    blocked = actions_blocked_by_policy(workspace=workspace, actions=actions)
+    return {
+        action_id: [
+            {
+                "message": why.reason,
+                "pointer": why.pointer,
+                "line": None,
+                "column": None,
+                "code": "domain_not_allowed",
+            }
+        ]
+        for action_id, why in blocked.items()
+    }
 
 
 # Workspaces ---------------------------------------------------------------------------------
