@@ -34,6 +34,12 @@ class Action(models.Model):
     `domain` is the normalised host of the schema's first server; two actions of one GPT may not
     share it. `errors` and `warnings` keep the last verdict of the schema engine so pages need
     not re-validate.
+
+    What the read paths need from the schema is stored when it is saved, so runs, the tool
+    export and the connections page never parse the text again: `server_url` (the first
+    server, variables replaced by their defaults), `title` (`info.title`) and `components`
+    (only when an operation's schemas keep a `$ref`, see openapi.Verdict); the operations'
+    resolved parameters and request bodies are on the Operation rows.
     """
 
     gpt = models.ForeignKey(
@@ -49,6 +55,9 @@ class Action(models.Model):
     openapi_version = models.CharField("OpenAPI version", max_length=16, blank=True)
     errors = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
+    server_url = models.CharField(max_length=2000, blank=True)
+    title = models.CharField(max_length=300, blank=True)
+    components = models.JSONField(default=dict, blank=True)
     privacy_policy_url = models.URLField("Privacy policy URL", max_length=2000, blank=True)
 
     auth_type = models.CharField(

@@ -1,10 +1,17 @@
-"""Reads of actions and their offspring, scoped to the acting user (404 for strangers)."""
+"""Reads of actions and their offspring, scoped to the acting user (404 for strangers), and
+which actions the workspace's domain policy blocks now."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from actions.models import Action, Consent, Operation, SchemaImport
 from gpts.selectors import gpt_list_for_user, gpt_role_can_edit
+from workspaces.domains import DomainError, DomainPolicy, host_from_url
+from workspaces.models import Workspace
+from workspaces.policy import domain_policy_snapshot
 from workspaces.selectors import Access, role_subquery
 
 
@@ -72,3 +79,102 @@ def consent_get_for_user(*, consent_id, user) -> Consent:
         return consent_list_for_user(user=user).get(pk=consent_id)
     except (Consent.DoesNotExist, ValueError, TypeError):
         raise Http404("No such approval.") from None
+
+
+# The domain policy, now -----------------------------------------------------------------------
+
+SERVER_POINTER = "/servers/0/url"
+# Checked after the server, in this order, as the save checks them (actions.services._save).
+OAUTH_URLS = (
+    ("authorization_url", "OAuth authorization URL"),
+    ("token_url", "OAuth token URL"),
+)
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """Why the policy blocks an action now: the first of its hosts it refuses.
+
+    `pointer` is where the builder fixes it: the schema's server (`/servers/0/url`) or an
+    authentication field (`auth.token_url`). `label` names an OAuth URL ("" for the server).
+    """
+
+    host: str
+    detail: str
+    pointer: str
+    label: str = ""
+
+    @property
+    def reason(self) -> str:
+        """One sentence for a page: the detail, prefixed with the OAuth URL it is about."""
+        return f"{self.label}: {self.detail}" if self.label else self.detail
+
+
+def actions_blocked_by_policy(
+    *, workspace: Workspace, actions: Iterable[Action], policy: DomainPolicy | None = None
+) -> dict[int, Blocked]:
+    """The actions of `workspace` its domain policy blocks now, by id, with the reason.
+
+    The policy may have changed since a schema was saved, so this is asked on every read that
+    shows or offers actions. Each action's server host is checked, then its OAuth authorization
+    and token URLs (a blocked token URL breaks the action just as surely). One allowlist query
+    for the whole set (none when the plan has no policy or allows all); a caller that already
+    holds the snapshot passes it as `policy`. Actions without a server host are skipped.
+    """
+    if policy is None:
+        policy = domain_policy_snapshot(workspace=workspace)
+    blocked: dict[int, Blocked] = {}
+    for action in actions:
+        if not action.domain:
+            continue
+        reason = _blocked(policy, action)
+        if reason is not None:
+            blocked[action.pk] = reason
+    return blocked
+
+
+def _blocked(policy: DomainPolicy, action: Action) -> Blocked | None:
+    refusal = policy.refusal(action.domain)
+    if refusal is not None:
+        return Blocked(refusal.host, refusal.detail, SERVER_POINTER)
+    if policy.allow_all:
+        return None
+    for field, label in OAUTH_URLS:
+        url = getattr(action, field, "")
+        if not url:
+            continue
+        try:
+            host = host_from_url(url)
+        except DomainError as exc:
+            return Blocked(url, str(exc), f"auth.{field}", label)
+        refusal = policy.refusal(host)
+        if refusal is not None:
+            return Blocked(refusal.host, refusal.detail, f"auth.{field}", label)
+    return None
+
+
+def callable_actions(*, gpt) -> list[Action]:
+    """The GPT's actions a call could reach now, operations prefetched in order: a valid schema
+    and hosts the workspace's policy allows (a GPT stays usable without the others, DESIGN.md
+    §2). Three queries: the actions, their operations, the allowlist."""
+    actions = [
+        action
+        for action in gpt.actions.prefetch_related(
+            Prefetch("operations", queryset=Operation.objects.order_by("id"))
+        ).order_by("id")
+        if action.is_valid and action.domain
+    ]
+    blocked = actions_blocked_by_policy(workspace=gpt.workspace, actions=actions)
+    return [action for action in actions if action.pk not in blocked]
+
+
+def actions_for_policy_preview(*, workspace: Workspace) -> list[Action]:
+    """Every action of `workspace` with a server host, with its GPT's name: what the admin's
+    blocked-actions preview checks. One query."""
+    return list(
+        Action.objects.filter(workspace=workspace)
+        .exclude(domain="")
+        .select_related("gpt")
+        .only("id", "domain", "authorization_url", "token_url", "gpt__id", "gpt__name")
+        .order_by("gpt__name", "domain", "id")
+    )

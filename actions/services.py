@@ -54,6 +54,19 @@ class CheckedSchema:
     domain: str
 
 
+def stored_schema_parts(verdict: "openapi.Verdict | None") -> dict:
+    """What the read paths need from a saved schema, so that none of them parses it again: the
+    first server's URL with its variables' defaults, `info.title`, and the components an
+    operation's leftover `$ref`s point into. All empty for an action without a schema."""
+    if verdict is None:
+        return {"server_url": "", "title": "", "components": {}}
+    return {
+        "server_url": verdict.servers[0],
+        "title": verdict.title[: Action._meta.get_field("title").max_length],
+        "components": verdict.components,
+    }
+
+
 def insecure_host_allowed(host: str, port: int | None) -> bool:
     return is_insecure_destination_allowed(host, port)
 
@@ -74,6 +87,11 @@ def check_schema(*, gpt: GPT, text: str, action: Action | None = None) -> Checke
         raise RuleViolation(
             "invalid_schema", "The schema's server URL has no valid host.", errors=[]
         ) from None
+    longest = Action._meta.get_field("server_url").max_length
+    if len(verdict.servers[0]) > longest:
+        raise RuleViolation(
+            "invalid_schema", f"The schema's server URL is over {longest} characters.", errors=[]
+        )
     others = gpt.actions.exclude(pk=action.pk if action else None)
     if others.filter(domain=domain).exists():
         raise RuleViolation(
@@ -216,6 +234,8 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
         action.openapi_version = (checked.verdict.openapi_version or "") if checked else ""
         action.errors = []
         action.warnings = [p.as_dict() for p in checked.verdict.warnings] if checked else []
+        for field, value in stored_schema_parts(checked.verdict if checked else None).items():
+            setattr(action, field, value)
     action.save()
     if schema is not None:
         _replace_operations(action, checked.verdict.operations if checked else [])

@@ -13,7 +13,11 @@ from actions import openapi
 from actions.imports import import_request
 from actions.models import Action, Operation
 from actions.openapi.examples import EXAMPLES
-from actions.selectors import action_access_for_member, import_get_for_member
+from actions.selectors import (
+    action_access_for_member,
+    actions_blocked_by_policy,
+    import_get_for_member,
+)
 from actions.services import action_create, action_delete, action_update, insecure_host_allowed
 from api import serializers as shapes
 from api.base import ApiView, Pagination
@@ -22,9 +26,10 @@ from gpts.catalogue import models_for
 from gpts.selectors import gpt_access_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_delete, gpt_update
 from kernel.errors import RuleViolation
-from workspaces.domains import DomainNotAllowed
-from workspaces.policy import domain_policy_snapshot
-from workspaces.selectors import workspace_access_for_member, workspace_list_for_member
+from workspaces.selectors import (
+    workspace_access_for_member,
+    workspace_list_for_member,
+)
 from workspaces.services import domain_policy_update, workspace_create
 
 ACTION_PREFETCH = Prefetch("operations", queryset=Operation.objects.order_by("id"))
@@ -35,24 +40,19 @@ ACTION_DENIED = "Only the GPT's builder, admins and owners change its actions."
 def policy_errors(actions, workspace) -> dict[int, list[dict]]:
     """Errors an action has now because of the workspace policy (it may have changed since the
     schema was saved). One policy read for the whole list."""
-    policy = domain_policy_snapshot(workspace=workspace)
-    errors = {}
-    for action in actions:
-        if not action.domain:
-            continue
-        try:
-            policy.check(action.domain)
-        except DomainNotAllowed as exc:
-            errors[action.pk] = [
-                {
-                    "message": exc.detail,
-                    "pointer": "/servers/0/url",
-                    "line": None,
-                    "column": None,
-                    "code": "domain_not_allowed",
-                }
-            ]
-    return errors
+    blocked = actions_blocked_by_policy(workspace=workspace, actions=actions)
+    return {
+        action_id: [
+            {
+                "message": why.reason,
+                "pointer": why.pointer,
+                "line": None,
+                "column": None,
+                "code": "domain_not_allowed",
+            }
+        ]
+        for action_id, why in blocked.items()
+    }
 
 
 # Workspaces ---------------------------------------------------------------------------------

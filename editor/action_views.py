@@ -19,7 +19,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from actions.links import callback_url
 from actions.models import Action, ApiKeyAuthType, AuthType, TokenExchangeMethod
-from actions.selectors import action_access_for_member
+from actions.selectors import (
+    action_access_for_member,
+    actions_blocked_by_policy,
+)
 from actions.services import action_create, action_delete, action_update
 from api.permissions import EDIT, requires_access
 from editor.gpt_views import rule_errors
@@ -27,7 +30,7 @@ from gpts.models import GPT
 from gpts.selectors import gpt_access_for_member
 from kernel.encryption import mask_secret
 from kernel.errors import RuleViolation
-from workspaces.domains import DomainNotAllowed, DomainPolicy
+from workspaces.domains import DomainPolicy
 from workspaces.models import AllowedDomain
 from workspaces.policy import NO_DOMAINS_ALLOWED, policy_restricts
 from workspaces.selectors import Access
@@ -131,13 +134,13 @@ def saved_problems(action: Action | None, policy: DomainPolicy) -> list[dict]:
     if action is None:
         return []
     problems = list(action.errors)
-    if action.domain:
-        try:
-            policy.check(action.domain)
-        except DomainNotAllowed as exc:
-            problems.append(
-                {"message": exc.detail, "pointer": "/servers/0/url", "line": None, "column": None}
-            )
+    blocked = actions_blocked_by_policy(
+        workspace=action.workspace, actions=[action], policy=policy
+    ).get(action.pk)
+    if blocked is not None:
+        problems.append(
+            {"message": blocked.reason, "pointer": blocked.pointer, "line": None, "column": None}
+        )
     return problems
 
 

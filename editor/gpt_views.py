@@ -16,15 +16,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from actions.selectors import actions_blocked_by_policy
 from api.permissions import requires_access
 from gpts.catalogue import DEFAULT_MODEL, MODELS_BY_KEY, models_for
 from gpts.models import GPT, Visibility
 from gpts.selectors import gpt_access_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_update
 from kernel.errors import RuleViolation
-from workspaces.domains import DomainNotAllowed
 from workspaces.models import BUILDER_ROLES
-from workspaces.policy import domain_policy_snapshot
 from workspaces.selectors import Access, membership_list_for_user
 
 GPT_FIELDS = ("name", "description", "instructions", "model", "visibility")
@@ -149,18 +148,15 @@ def action_rows(gpt: GPT) -> list:
     when the workspace restricts domains, its allowlist.
     """
     actions = list(gpt.actions.annotate(operation_count=Count("operations")).order_by("id"))
-    policy = domain_policy_snapshot(workspace=gpt.workspace) if actions else None
+    blocked = actions_blocked_by_policy(workspace=gpt.workspace, actions=actions) if actions else {}
     for action in actions:
         action.problem = ""
         if action.errors:
             action.problem = f"{len(action.errors)} schema error(s)"
         elif not action.schema:
             action.problem = "No schema yet"
-        elif action.domain and policy is not None:
-            try:
-                policy.check(action.domain)
-            except DomainNotAllowed as exc:
-                action.problem = exc.detail
+        elif action.pk in blocked:
+            action.problem = blocked[action.pk].reason
     return actions
 
 

@@ -24,6 +24,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from actions.selectors import actions_blocked_by_policy, actions_for_policy_preview
 from kernel.errors import RuleViolation
 from workspaces.admin_scoping import (
     CascadeThroughServiceMixin,
@@ -35,8 +36,6 @@ from workspaces.admin_scoping import (
 )
 from workspaces.domains import (
     DomainError,
-    DomainNotAllowed,
-    host_from_url,
     parse_allowlist_bulk,
     parse_allowlist_entry,
 )
@@ -113,51 +112,23 @@ def policy_preview(workspace: Workspace) -> PolicyPreview:
     """Which actions of the workspace the saved policy blocks, and why.
 
     Two queries whatever the number of actions or domains: the allowlist (only when the policy
-    restricts) and the actions with their GPT. The server host is what every call reaches; the
-    OAuth URLs are checked too, since a blocked token URL breaks the action just as surely.
+    restricts) and the actions with their GPT. The rule (server host, then OAuth URLs) is
+    `actions.selectors.actions_blocked_by_policy`, the one the editor and the API use.
     """
-    from actions.models import Action  # actions depends on workspaces, not the other way
-
     policy = domain_policy_snapshot(workspace=workspace)
-    actions = list(
-        Action.objects.filter(workspace=workspace)
-        .exclude(domain="")
-        .select_related("gpt")
-        .only("id", "domain", "authorization_url", "token_url", "gpt__id", "gpt__name")
-        .order_by("gpt__name", "domain", "id")
-    )
-    blocked = []
-    for action in actions:
-        reason = _blocked_reason(policy, action)
-        if reason:
-            blocked.append(BlockedAction(action.gpt_id, action.gpt.name, action.domain, reason))
+    actions = actions_for_policy_preview(workspace=workspace)
+    found = actions_blocked_by_policy(workspace=workspace, actions=actions, policy=policy)
     restricts = policy_restricts(workspace)
     return PolicyPreview(
         restricts=restricts,
         nothing_allowed=restricts and not policy.entries,
         action_count=len(actions),
-        blocked=blocked,
+        blocked=[
+            BlockedAction(a.gpt_id, a.gpt.name, a.domain, found[a.pk].reason)
+            for a in actions
+            if a.pk in found
+        ],
     )
-
-
-def _blocked_reason(policy, action) -> str:
-    try:
-        policy.check(action.domain)
-    except DomainNotAllowed as exc:
-        return exc.detail
-    for label, url in (
-        ("OAuth authorization URL", action.authorization_url),
-        ("OAuth token URL", action.token_url),
-    ):
-        if not url:
-            continue
-        try:
-            policy.check(host_from_url(url))
-        except DomainError as exc:
-            return f"{label}: {exc}"
-        except DomainNotAllowed as exc:
-            return f"{label}: {exc.detail}"
-    return ""
 
 
 # Members ----------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -37,10 +37,12 @@ __all__ = [
     "DomainError",
     "DomainNotAllowed",
     "DomainPolicy",
+    "candidate_patterns",
     "host_from_url",
     "normalize_host",
     "parse_allowlist_bulk",
     "parse_allowlist_entry",
+    "policy_refusal",
     "registrable_domain",
 ]
 
@@ -445,30 +447,77 @@ def _to_ascii(name: str) -> str | None:
 
 
 # The policy ---------------------------------------------------------------------------------
+#
+# Two matchers read a workspace's allowlist: the database lookup (workspaces.policy.domain_check,
+# one indexed query per host) and DomainPolicy below (the allowlist in memory, for pages and
+# lists that check many hosts). They agree by construction: both ask `policy_refusal` with the
+# same `candidate_patterns(host)`, the database as `pattern IN candidates`, DomainPolicy as
+# `candidates & entries`, and `policy_refusal` alone words the refusal.
+
+
+def candidate_patterns(name: str) -> list[str]:
+    """The allowlist patterns that would allow the normalised host `name`.
+
+    Each suffix of the name (an entry allows its host and all subdomains) and `*.` of each
+    strict suffix (a wildcard allows only subdomains). An IP address is allowed by itself
+    only: it has no parents.
+    """
+    if _is_ip(name):
+        return [name]
+    labels = name.split(".")
+    suffixes = [".".join(labels[i:]) for i in range(len(labels))]
+    return suffixes + [f"*.{suffix}" for suffix in suffixes[1:]]
+
+
+def not_allowed_message(name: str) -> str:
+    return f"The domain {name} is not allowed by your workspace's settings."
+
+
+def policy_refusal(
+    host: str,
+    *,
+    matches: Callable[[list[str]], bool],
+    has_entries: Callable[[], bool],
+) -> DomainNotAllowed | None:
+    """Why a restricting policy refuses `host`, or None when it allows it.
+
+    `matches(candidates)` says whether any allowlist entry is one of the candidate patterns;
+    `has_entries()` whether the allowlist has any entry at all (asked only on a refusal, so an
+    allowed host costs one lookup). With an empty allowlist the answer is always
+    NO_DOMAINS_ALLOWED, the sentence the editor must show (DESIGN.md §2), even for a host that
+    is not valid.
+    """
+    try:
+        name = normalize_host(host)
+    except DomainError as exc:
+        if not has_entries():
+            return DomainNotAllowed(str(host), NO_DOMAINS_ALLOWED)
+        return DomainNotAllowed(str(host), str(exc))
+    if matches(candidate_patterns(name)):
+        return None
+    if not has_entries():
+        return DomainNotAllowed(name, NO_DOMAINS_ALLOWED)
+    return DomainNotAllowed(name, not_allowed_message(name))
 
 
 @dataclass(frozen=True)
 class DomainPolicy:
     """A workspace's action-domain policy, in memory.
 
-    `entries` are normalised patterns (as `parse_allowlist_entry` returns them). A lookup walks
-    the host's own suffixes through two sets, so it costs O(labels in the host) whatever the
-    number of entries.
+    `entries` are normalised patterns (as `parse_allowlist_entry` returns them). A lookup
+    intersects the host's candidate patterns with the entries, so it costs O(labels in the
+    host) whatever the number of entries.
     """
 
     allow_all: bool = False
     entries: frozenset[str] = field(default_factory=frozenset)
-    # Entry `example.com` → "example.com" in _exact; `*.example.com` → "example.com" in _wildcard.
-    _exact: frozenset[str] = field(init=False, repr=False, compare=False)
-    _wildcard: frozenset[str] = field(init=False, repr=False, compare=False)
 
     # Written out because entries arrive as any iterable and are made canonical once, here.
     def __init__(self, allow_all: bool = False, entries: Iterable[str] = ()) -> None:
-        patterns = frozenset(_canonical_pattern(entry) for entry in entries)
         object.__setattr__(self, "allow_all", bool(allow_all))
-        object.__setattr__(self, "entries", patterns)
-        object.__setattr__(self, "_exact", frozenset(p for p in patterns if p[:2] != "*."))
-        object.__setattr__(self, "_wildcard", frozenset(p[2:] for p in patterns if p[:2] == "*."))
+        object.__setattr__(
+            self, "entries", frozenset(_canonical_pattern(entry) for entry in entries)
+        )
 
     @classmethod
     def allow_everything(cls) -> DomainPolicy:
@@ -481,41 +530,23 @@ class DomainPolicy:
     def allows(self, host: str) -> bool:
         """Whether an action may reach `host`; an invalid host is never allowed (unless
         everything is, which does not look at the host at all)."""
-        if self.allow_all:
-            return True
-        try:
-            name = normalize_host(host)
-        except DomainError:
-            return False
-        return self._matches(name)
+        return self.refusal(host) is None
 
     def check(self, host: str) -> None:
         """Raise DomainNotAllowed, with the message the editor shows, unless `host` is allowed."""
-        if self.allow_all:
-            return
-        if not self.entries:
-            raise DomainNotAllowed(str(host), NO_DOMAINS_ALLOWED)
-        try:
-            name = normalize_host(host)
-        except DomainError as exc:
-            raise DomainNotAllowed(str(host), str(exc)) from None
-        if not self._matches(name):
-            raise DomainNotAllowed(
-                name, f"The domain {name} is not allowed by your workspace's settings."
-            )
+        refusal = self.refusal(host)
+        if refusal is not None:
+            raise refusal
 
-    def _matches(self, name: str) -> bool:
-        if name in self._exact:
-            return True
-        if _is_ip(name):
-            return False  # an IP entry allows that address only; it has no "subdomains"
-        dot = name.find(".")
-        while dot != -1:
-            parent = name[dot + 1 :]
-            if parent in self._exact or parent in self._wildcard:
-                return True
-            dot = name.find(".", dot + 1)
-        return False
+    def refusal(self, host: str) -> DomainNotAllowed | None:
+        """The DomainNotAllowed `check` would raise, or None."""
+        if self.allow_all:
+            return None
+        return policy_refusal(
+            host,
+            matches=lambda candidates: not self.entries.isdisjoint(candidates),
+            has_entries=lambda: bool(self.entries),
+        )
 
 
 def _canonical_pattern(entry: str) -> str:

@@ -7,12 +7,14 @@ reported; a last problem says how many more there are.
 What does not depend on the caller (everything but the deployment's insecure-host allowlist)
 is cached in a small LRU keyed by the SHA-256 of the text, so checking the text the editor just
 checked (validate, then save) costs a hash. That cache holds verdict data only, never the
-parsed document. A re-check after a small edit of a large JSON text re-parses only the edited
-section (memo.py keeps the last two large parses for that); the checks then run as usual.
+parsed document (only its `components`, when the operations' recursive schemas need them).
+A re-check after a small edit of a large JSON text re-parses only the edited section (memo.py
+keeps the last two large parses for that); the checks then run as usual.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import logging
@@ -60,6 +62,12 @@ class Verdict:
     format: str | None = None
     more_errors: int = 0
     more_warnings: int = 0
+    # What the read paths need besides the operations, so they never parse the text again
+    # (actions.services._save stores both): `info.title`, and the document's `components`
+    # when an operation's schemas still hold a `$ref` (a recursive schema detection left
+    # unexpanded), which the runtime resolves against them. Both are empty otherwise.
+    title: str = ""
+    components: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -88,6 +96,9 @@ class _Core:
     server: dict | None = None
     server_position: tuple[int, int] | None = None
     weight: int = field(default=1, repr=False)
+    title: str = ""
+    # Shared with the parsed document: `validate` hands out a deep copy.
+    components: dict = field(default_factory=dict, repr=False)
 
 
 class _VerdictCache:
@@ -175,6 +186,8 @@ def validate(
         format=core.format,
         more_errors=more_errors,
         more_warnings=core.more_warnings,
+        title=core.title,
+        components=copy.deepcopy(core.components) if core.components else {},
     )
 
 
@@ -275,7 +288,26 @@ def _core(text_or_parsed: Any) -> _Core:
     elif server is not None:
         core.server = server
     core.weight += sum(_weight(op) for op in operations)
+    core.title = _title(document)
+    if any(_has_ref(op.parameters) or _has_ref(op.request_body) for op in operations):
+        components = document.get("components")
+        core.components = components if isinstance(components, dict) else {}
+        core.weight += _weight_of(core.components)
     return core
+
+
+def _title(document: dict) -> str:
+    info = document.get("info")
+    title = info.get("title") if isinstance(info, dict) else None
+    return title.strip() if isinstance(title, str) else ""
+
+
+def _has_ref(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "$ref" in node or any(_has_ref(value) for value in node.values())
+    if isinstance(node, list):
+        return any(_has_ref(value) for value in node)
+    return False
 
 
 def _count_operations(document: dict, resolver: LocalResolver):
@@ -290,6 +322,12 @@ def _weight(operation: Operation) -> int:
     return (
         1 + _count_nodes(operation.parameters, 10**9) + _count_nodes(operation.request_body, 10**9)
     )
+
+
+def _weight_of(node: Any) -> int:
+    from actions.openapi.parsing import _count_nodes
+
+    return _count_nodes(node, 10**9)
 
 
 def _shown_version(document: dict) -> str | None:

@@ -7,8 +7,9 @@ requests; 3.1: JSON Schema 2020-12), so a mismatch is refused with the argument'
 request is ever sent. Serialisation then follows OpenAPI's style/explode table for path, query,
 header and cookie parameters, and encodes JSON, form and multipart bodies.
 
-Everything here is pure: no database, no network. The caller passes the action's schema text
-only so the server URL (with its variables) and any `$ref` left by the engine can be resolved.
+Everything here is pure: no database, no network, no parsing of the schema text. The action
+brings what was stored when its schema was saved: the server URL (variables already replaced by
+their defaults) and, for the `$ref`s a recursive schema keeps, the schema's components.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
-import yaml
 from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import (
     OAS30WriteValidator,
@@ -204,57 +203,20 @@ def _preferred_media_type(types: list[str]) -> str:
     return types[0]
 
 
-# The action's document: server URL and leftover $refs ---------------------------------------
-
-
-_DOCUMENTS: OrderedDict[tuple, dict] = OrderedDict()
-_DOCUMENTS_MAX = 64
-# The parts of a document the runtime reads; the rest (paths) is in the Operation rows already.
-_KEPT = ("openapi", "servers", "components")
-
-
-def _parse_document(schema_text: str) -> dict:
-    try:
-        document = json.loads(schema_text)
-    except ValueError:
-        try:
-            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            document = yaml.load(schema_text, Loader=loader)  # noqa: S506 - a safe loader
-        except yaml.YAMLError:
-            document = None
-    if not isinstance(document, dict):
-        return {}
-    return {key: document[key] for key in _KEPT if key in document}
+# The action's server URL and leftover $refs: stored when the schema was saved -------------
 
 
 def document_of(action) -> dict:
-    """The servers and components of the action's schema (read-only for callers).
-
-    Cached by the text's own hash, so any change of the schema, however it was saved, is seen at
-    once: a GPT calls the same few actions again and again, and a schema may be megabytes.
-    """
-    text = action.schema or ""
-    key = (action.pk, len(text), hash(text))
-    document = _DOCUMENTS.get(key)
-    if document is None:
-        document = _parse_document(text)
-        _DOCUMENTS[key] = document
-        while len(_DOCUMENTS) > _DOCUMENTS_MAX:
-            _DOCUMENTS.popitem(last=False)
-    return document
+    """What `$ref`s left in an operation's schemas (recursive schemas) resolve against: the
+    schema's components as stored at save (actions.services.stored_schema_parts)."""
+    components = action.components
+    return {"components": components} if components else {}
 
 
 def server_url(action) -> str:
     """The first server's URL with its variables replaced by their defaults (the product uses
-    the first server, DESIGN.md §2)."""
-    servers = document_of(action).get("servers") or []
-    first = servers[0] if servers and isinstance(servers[0], dict) else {}
-    url = str(first.get("url") or "")
-    variables = first.get("variables") if isinstance(first.get("variables"), dict) else {}
-    for name, spec in variables.items():
-        default = spec.get("default") if isinstance(spec, dict) else None
-        if default is not None:
-            url = url.replace("{" + str(name) + "}", str(default))
+    the first server, DESIGN.md §2), as stored when the schema was saved."""
+    url = action.server_url or ""
     if not url or "{" in url:
         raise RuleViolation(
             "invalid_schema", "The action's server URL is missing or has an unset variable."
@@ -539,7 +501,7 @@ def _refuse_dot_segments(template: str, path: str, given) -> None:
 def build_request(*, action, operation, arguments: Any) -> BuiltRequest:
     """Validate `arguments` and build the request for `operation` of `action` (no auth yet)."""
     document = document_of(action)
-    version = str(action.openapi_version or document.get("openapi") or "3.1")
+    version = str(action.openapi_version or "3.1")
     given, body_value = validate_arguments(
         operation=operation, arguments=arguments, openapi_version=version, document=document
     )

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from actions import openapi
 from actions.runtime.request import (
     BODY_KEY,
     MAX_BODY_CHARS,
@@ -26,12 +27,18 @@ DOC = {
 }
 
 
-def action_for(document=None, version="3.1.0"):
+def action_for(document=None, version="3.1.0", *, text=None):
+    """A stand-in action carrying what `_save` stores: the server URL as the engine resolves
+    it, and the components the leftover `$ref`s point into."""
     document = document or DOC
+    text = text if text is not None else json.dumps(document)
+    servers = openapi.validate(text).servers
     return SimpleNamespace(
         pk=id(document),
         updated_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
-        schema=json.dumps(document),
+        schema=text,
+        server_url=servers[0] if servers else "",
+        components=document.get("components") or {},
         openapi_version=version,
     )
 
@@ -233,9 +240,23 @@ def test_server_variables_take_their_defaults():
 
 
 def test_yaml_schema_is_read_too():
-    action = action_for()
-    action.schema = "openapi: 3.1.0\nservers:\n  - url: https://yaml.example.com\n"
+    action = action_for(text="openapi: 3.1.0\nservers:\n  - url: https://yaml.example.com\n")
     assert server_url(action) == "https://yaml.example.com"
+
+
+@pytest.mark.parametrize("stored", ["", "https://{region}.example.com"])
+def test_a_missing_or_unresolved_server_url_is_refused(stored):
+    action = action_for()
+    action.server_url = stored
+    with pytest.raises(RuleViolation) as caught:
+        build(op(path="/x"), {}, action=action)
+    assert caught.value.code == "invalid_schema"
+
+
+def test_the_schema_text_is_not_read():
+    action = action_for()
+    action.schema = "{not a schema at all"
+    assert build(op(path="/x"), {}, action=action).url == "https://api.example.com/v1/x"
 
 
 # Bodies -------------------------------------------------------------------------------------

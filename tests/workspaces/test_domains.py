@@ -176,31 +176,43 @@ def test_lookup_with_ten_thousand_entries():
 
 
 def test_lookup_walks_the_host_not_the_list():
-    """O(labels): the matcher asks its sets about the host's suffixes only."""
+    """O(labels): the matcher asks about the host's candidate patterns only."""
 
     class CountingSet(frozenset):
         asked: list
 
-        def __contains__(self, item):
-            type(self).asked.append(item)
-            return super().__contains__(item)
+        def isdisjoint(self, other):
+            other = list(other)
+            type(self).asked.extend(other)
+            return super().isdisjoint(other)
 
     CountingSet.asked = []
     policy = DomainPolicy(allow_all=False, entries=[f"s{i}.example" for i in range(10_000)])
-    object.__setattr__(policy, "_exact", CountingSet(policy._exact))
-    object.__setattr__(policy, "_wildcard", CountingSet(policy._wildcard))
+    object.__setattr__(policy, "entries", CountingSet(policy.entries))
     assert not policy.allows("a.b.c.evil.example")
+    assert CountingSet.asked == domains.candidate_patterns("a.b.c.evil.example")
     assert CountingSet.asked == [
         "a.b.c.evil.example",
         "b.c.evil.example",
-        "b.c.evil.example",
-        "c.evil.example",
         "c.evil.example",
         "evil.example",
-        "evil.example",
         "example",
-        "example",
+        "*.b.c.evil.example",
+        "*.c.evil.example",
+        "*.evil.example",
+        "*.example",
     ]
+
+
+def test_an_ip_address_is_its_only_candidate():
+    assert domains.candidate_patterns("10.0.0.1") == ["10.0.0.1"]
+    assert domains.candidate_patterns("2001:db8::1") == ["2001:db8::1"]
+
+
+def test_empty_policy_says_no_domains_even_for_an_invalid_host():
+    with pytest.raises(DomainNotAllowed) as caught:
+        DomainPolicy(allow_all=False, entries=[]).check("exa_mple.com")
+    assert caught.value.detail == NO_DOMAINS_ALLOWED
 
 
 # normalize_host ---------------------------------------------------------------------------
