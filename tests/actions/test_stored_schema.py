@@ -144,7 +144,7 @@ def test_a_server_url_too_long_to_store_is_refused(world):
 
 
 def test_the_migration_fills_existing_actions_by_parsing_once(world, server):
-    migration = importlib.import_module("actions.migrations.0003_action_stored_schema_parts")
+    migration = importlib.import_module("actions.migrations.0006_action_stored_schema_parts")
     yaml_action = Action.objects.create(
         gpt=make_gpt(world["acme"]),
         workspace=world["acme"],
