@@ -4,7 +4,7 @@ Why not `yaml.load(text, CSafeLoader)`: libyaml only scans and parses in C; comp
 resolving every scalar through the Python resolver is what makes a 4 MB YAML file take over a
 second. Here the C parser's *events* feed a small builder (`_YamlBuilder`) that is about eight
 times faster, and that same builder is where the YAML-only dangers are stopped before they can
-cost anything: aliases are counted (never expanded) against a budget, recursive aliases,
+cost anything: aliases are measured (never expanded) against a budget, recursive aliases,
 complex keys and exotic tags are refused, nesting depth is capped, duplicate keys are reported.
 Timestamps stay strings (osv's own reader does the same; a `datetime` is not JSON).
 """
@@ -41,10 +41,14 @@ DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 # Real documents nest 30 levels at most (Sentry, PagerDuty); validators recurse per level.
 MAX_DEPTH = 64
 # Anchors are rare in OpenAPI documents (none in the corpus). Aliases share one object, so they
-# cost nothing to build, but every later walk (validation, storage as JSON) visits each use:
-# count the nodes each alias stands for and refuse a document that would grow past the budget.
+# cost nothing to build, but every later walk (validation, formatting, storage as JSON) writes
+# each use out in full. So each use is measured by the size of what it stands for *expanded*
+# (about the JSON characters: every scalar's text, every key, a few per container), and a
+# document whose aliases would add more than the size limit itself (`max_bytes`, i.e.
+# SCHEMA_MAX_BYTES) is refused: expanded, an accepted document is at most about twice the
+# largest text accepted. Counting nodes alone is not enough: one alias of a 100 KB string is one
+# node. The count of aliases is capped too, so tiny aliases can not make the walk slow.
 MAX_ALIASES = 1_000
-MAX_ALIAS_NODES = 100_000
 
 # C0 control characters other than tab, line feed and carriage return: a sign of a binary file.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -281,7 +285,8 @@ def _too_large(size: int, max_bytes: int) -> str:
 
 def parse(text: str | bytes, *, max_bytes: int | None = None) -> ParsedDocument:
     """Parse a JSON or YAML OpenAPI document; raise `SchemaParseError` if it is not usable."""
-    text = decode(text, max_bytes_default() if max_bytes is None else max_bytes)
+    limit = max_bytes_default() if max_bytes is None else max_bytes
+    text = decode(text, limit)
     try:
         parsed = _parse_json(text)
     except json.JSONDecodeError as json_error:
@@ -298,7 +303,7 @@ def parse(text: str | bytes, *, max_bytes: int | None = None) -> ParsedDocument:
             # reader accepts it (`"info": }` is YAML for null), the JSON error is the answer.
             raise SchemaParseError([json_problem]) from None
         try:
-            parsed = _parse_yaml(text)
+            parsed = _parse_yaml(text, limit)
         except SchemaParseError as yaml_error:
             if start == "{":
                 raise SchemaParseError([json_problem]) from None
@@ -445,15 +450,22 @@ class _Extra:
 class _YamlBuilder:
     """Build plain dicts/lists/scalars straight from parser events (see module docstring)."""
 
-    def __init__(self, loader_cls, text: str, fix_surrogates: bool = False):
+    def __init__(
+        self,
+        loader_cls,
+        text: str,
+        fix_surrogates: bool = False,
+        max_expansion: int = DEFAULT_MAX_BYTES,
+    ):
         self.loader = loader_cls(text)
+        self.max_expansion = max_expansion
         self.resolvers = loader_cls.yaml_implicit_resolvers
         self.fix_surrogates = fix_surrogates
         self.cache: dict[str, Any] = {}
         self.anchors: dict[str, Any] = {}
         self.open_anchors: set[str] = set()
         self.aliases = 0
-        self.alias_nodes = 0
+        self.expansion = 0
         self.duplicates: list[Problem] = []
         self.marks: dict[int, list[int]] = {}
         self.refs: set[str] = set()
@@ -560,7 +572,7 @@ class _YamlBuilder:
                 if container is None:
                     return node
             elif cls is AliasEvent:
-                node = self._alias(event)
+                node = self._alias(event, stack, container, is_map, key)
             else:  # pragma: no cover - parser invariant
                 raise _refusal("Unexpected YAML structure.", event)
 
@@ -635,7 +647,7 @@ class _YamlBuilder:
             raise _refusal(f"{value} is not a number JSON allows.", event)
         return node
 
-    def _alias(self, event):
+    def _alias(self, event, stack, container, is_map, key):
         name = event.anchor
         if name in self.open_anchors:
             raise _refusal(
@@ -648,18 +660,25 @@ class _YamlBuilder:
             raise _refusal(f"The alias *{name} refers to no anchor &{name} before it.", event)
         node = self.anchors[name]
         self.aliases += 1
-        # Count what this use repeats, lazily (aliases are rare) and never past the budget:
-        # a "billion laughs" document is refused after at most MAX_ALIAS_NODES steps.
-        self.alias_nodes += _count_nodes(node, MAX_ALIAS_NODES - self.alias_nodes + 1)
-        if self.aliases > MAX_ALIASES or self.alias_nodes > MAX_ALIAS_NODES:
-            raise _refusal(
-                "The YAML uses too many aliases (*name): expanded, the document would be "
-                f"far larger than its text (limits: {MAX_ALIASES:,} aliases, "
-                f"{MAX_ALIAS_NODES:,} repeated nodes). Write the repeated parts out or use "
-                "$ref.",
+        # Measure what this use repeats, never past the budget: a "billion laughs" document is
+        # refused after at most `max_expansion` steps in all.
+        self.expansion += _expanded_size(node, self.max_expansion - self.expansion + 1)
+        if self.aliases > MAX_ALIASES or self.expansion > self.max_expansion:
+            if self.aliases > MAX_ALIASES:
+                why = f"it uses more than {MAX_ALIASES:,} aliases"
+            else:
+                why = (
+                    "written out in full, the repeated parts would add more than "
+                    f"{self.max_expansion:,} characters (the schema size limit)"
+                )
+            refusal = _refusal(
+                f"The YAML aliases (*name) make the document too large: {why}. Write the "
+                "repeated parts out once and refer to them with $ref instead.",
                 event,
                 "yaml_alias",
             )
+            refusal.problem.pointer = _pointer_at(stack, container, is_map, key)
+            raise refusal
         return node
 
     @staticmethod
@@ -683,6 +702,44 @@ class _YamlBuilder:
         pointer = "".join("/" + p for p in parts) + "/" + escape_pointer_part(key)
         mark = key_event.start_mark
         self.duplicates.append(_duplicate_problem(pointer, key, mark.line + 1, mark.column + 1))
+
+
+def _pointer_at(stack: list[tuple], container: Any, is_map: bool, key: Any) -> str:
+    """The JSON pointer of the node about to be added to `container` (see `_document`)."""
+    parts = [
+        escape_pointer_part(parent_key if parent_is_map else len(parent))
+        for parent, _, parent_is_map, parent_key, _, _ in [
+            *stack[1:],
+            (container, None, is_map, key, None, None),
+        ]
+        if parent is not None
+    ]
+    if is_map and key is _NO_KEY:
+        parts.pop()  # an alias used as a key: point at its mapping
+    return "".join("/" + p for p in parts)
+
+
+def _expanded_size(node: Any, limit: int) -> int:
+    """About the JSON characters of a value written out in full (shared parts each time they
+    are reached); stops counting past `limit`, so the cost is bounded by the budget."""
+    size = 0
+    stack = [node]
+    while stack and size < limit:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            size += 2 + sum(len(k) + 4 if type(k) is str else 8 for k in item)
+            stack.extend(item.values())
+        elif kind is list:
+            size += 2 + len(item)
+            stack.extend(item)
+        elif kind is str:
+            size += len(item) + 2
+        elif kind is int:
+            size += item.bit_length() // 3 + 1  # about its decimal digits, without str()
+        else:
+            size += 5  # float, true/false, null
+    return size
 
 
 def _count_nodes(node: Any, limit: int) -> int:
@@ -747,11 +804,11 @@ def _refusal(message: str, event, code: str = "parse_error") -> _Refusal:
     return _Refusal(Problem(message, "", line, column, code=code))
 
 
-def _parse_yaml(text: str) -> ParsedDocument:
+def _parse_yaml(text: str, max_expansion: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
     loaders = [(_CLoader, False)] if _CLoader is not None else []
     loaders.append((_PyLoader, True))
     for loader_cls, fix_surrogates in loaders:
-        builder = _YamlBuilder(loader_cls, text, fix_surrogates)
+        builder = _YamlBuilder(loader_cls, text, fix_surrogates, max_expansion)
         try:
             document = builder.build()
         except _Refusal as refusal:

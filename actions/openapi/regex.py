@@ -186,9 +186,7 @@ def _evaluated_keys(validator, instance: dict, schema: Any) -> list:
         if (subschema := schema.get(keyword)) is None:
             continue
         keys += (
-            key
-            for key, value in instance.items()
-            if _is_valid(validator.descend(value, subschema))
+            key for key, value in instance.items() if _is_valid(validator.descend(value, subschema))
         )
     if "patternProperties" in schema:
         for key in instance:
