@@ -50,6 +50,16 @@ MAX_DEPTH = 64
 # node. The count of aliases is capped too, so tiny aliases can not make the walk slow.
 MAX_ALIASES = 1_000
 
+# Integers longer than this are refused. Python turns a longer decimal literal into an int
+# only up to sys.get_int_max_str_digits() (4,300) and refuses to write a larger int back as
+# text, so every later step (JSON storage, formatting, messages) would fail on one; no API
+# needs a number with more than a few dozen digits.
+MAX_INT_DIGITS = 1_000
+_MAX_INT_BITS = int(MAX_INT_DIGITS * 3.3219)  # log2(10): an int of MAX_INT_DIGITS digits
+
+# A JSON escape of a UTF-16 surrogate: only then can a JSON string hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
 # C0 control characters other than tab, line feed and carriage return: a sign of a binary file.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -333,6 +343,23 @@ def _refuse_constant(name: str) -> float:
     raise _NotFinite(name)
 
 
+class _TooLong(ValueError):
+    pass
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise _TooLong(literal)
+    return int(literal)
+
+
+def _too_long_message(literal: str) -> str:
+    return (
+        f"The number {literal[:20]}… has {len(literal.lstrip('-')):,} digits; numbers in a "
+        f"schema may have at most {MAX_INT_DIGITS:,}."
+    )
+
+
 def _finite_float(literal: str) -> float:
     value = float(literal)
     if math.isinf(value):
@@ -363,6 +390,7 @@ def _parse_json(text: str) -> ParsedDocument:
             object_pairs_hook=pairs_hook,
             parse_constant=_refuse_constant,
             parse_float=_finite_float,
+            parse_int=_bounded_int,
         )
     except RecursionError:
         _fail(f"The schema is nested too deeply (more than {MAX_DEPTH} levels).", "too_deep")
@@ -371,6 +399,10 @@ def _parse_json(text: str) -> ParsedDocument:
             f"{exc} is not a number JSON allows (NaN and infinite values can not be used).",
             "parse_error",
         )
+    except _TooLong as exc:
+        _fail(_too_long_message(str(exc)), "parse_error", *_position(text, text.find(str(exc))))
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(document, text)
     depth = _max_depth(document)
     if depth > MAX_DEPTH:
         _fail(f"The schema is nested too deeply (more than {MAX_DEPTH} levels).", "too_deep")
@@ -378,6 +410,51 @@ def _parse_json(text: str) -> ParsedDocument:
     if duplicates:
         parsed.problems.extend(_json_duplicate_problems(document, duplicates))
     return parsed
+
+
+def _refuse_lone_surrogates(document: Any, text: str) -> None:
+    """JSON lets "\\ud800" stand alone; such a string is not Unicode text, and can be neither
+    stored, nor sent, nor shown. Only called when the text has a surrogate escape at all."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, pointer = stack.pop()
+        if type(node) is dict:
+            for key, value in node.items():
+                where = f"{pointer}/{escape_pointer_part(key)}"
+                if _has_lone_surrogate(key):
+                    _surrogate_problem(text, where, key)
+                stack.append((value, where))
+        elif type(node) is list:
+            stack.extend((value, f"{pointer}/{i}") for i, value in enumerate(node))
+        elif type(node) is str and _has_lone_surrogate(node):
+            _surrogate_problem(text, pointer, node)
+
+
+def _has_lone_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _surrogate_problem(text: str, pointer: str, value: str) -> None:
+    from actions.openapi.locate import locate_json
+
+    line, column = locate_json(text, [pointer]).get(pointer) or (None, None)
+    raise SchemaParseError(
+        [
+            Problem(
+                "This text contains a \\u escape of a lone UTF-16 surrogate (\\ud800 to "
+                "\\udfff without its pair), which is not valid Unicode text. Remove it or "
+                "write the character itself.",
+                pointer,
+                line,
+                column,
+                code="invalid_unicode",
+            )
+        ]
+    )
 
 
 def _max_depth(document: Any) -> int:
@@ -466,6 +543,10 @@ class _YamlBuilder:
         self.open_anchors: set[str] = set()
         self.aliases = 0
         self.expansion = 0
+        # Expanded size of each aliased node, by id (the node is kept alive in `sizes_of`), so
+        # nested aliases are measured once each, not once per path that reaches them.
+        self.sizes: dict[int, int] = {}
+        self.sizes_of: list[Any] = []
         self.duplicates: list[Problem] = []
         self.marks: dict[int, list[int]] = {}
         self.refs: set[str] = set()
@@ -621,7 +702,12 @@ class _YamlBuilder:
                 construct = _CONSTRUCT.get(tag)
                 if construct is None:
                     return value  # e.g. '=' (the YAML 1.1 "value" tag): plain text here
-                node = construct(yaml.ScalarNode(tag, value))
+                try:
+                    node = construct(yaml.ScalarNode(tag, value))
+                except ValueError:  # a decimal int longer than Python converts
+                    raise _refusal(_too_long_message(value), event) from None
+                if type(node) is int and node.bit_length() > _MAX_INT_BITS:
+                    raise _refusal(_too_long_message(value), event)
                 if isinstance(node, float) and not math.isfinite(node):
                     raise _refusal(
                         f"{value} is not a number JSON allows (NaN and infinite values can "
@@ -643,6 +729,8 @@ class _YamlBuilder:
             raise _refusal(
                 f"'{value}' is not a valid value for the YAML tag {tag}.", event
             ) from None
+        if type(node) is int and node.bit_length() > _MAX_INT_BITS:
+            raise _refusal(_too_long_message(value), event)
         if isinstance(node, float) and not math.isfinite(node):
             raise _refusal(f"{value} is not a number JSON allows.", event)
         return node
@@ -662,7 +750,13 @@ class _YamlBuilder:
         self.aliases += 1
         # Measure what this use repeats, never past the budget: a "billion laughs" document is
         # refused after at most `max_expansion` steps in all.
-        self.expansion += _expanded_size(node, self.max_expansion - self.expansion + 1)
+        size = self.sizes.get(id(node))
+        if size is None:
+            size = _expanded_size(node, self.max_expansion - self.expansion + 1, self.sizes)
+            if type(node) in (dict, list):
+                self.sizes[id(node)] = size
+                self.sizes_of.append(node)
+        self.expansion += size
         if self.aliases > MAX_ALIASES or self.expansion > self.max_expansion:
             if self.aliases > MAX_ALIASES:
                 why = f"it uses more than {MAX_ALIASES:,} aliases"
@@ -719,15 +813,18 @@ def _pointer_at(stack: list[tuple], container: Any, is_map: bool, key: Any) -> s
     return "".join("/" + p for p in parts)
 
 
-def _expanded_size(node: Any, limit: int) -> int:
+def _expanded_size(node: Any, limit: int, known: dict[int, int] | None = None) -> int:
     """About the JSON characters of a value written out in full (shared parts each time they
-    are reached); stops counting past `limit`, so the cost is bounded by the budget."""
+    are reached); stops counting past `limit`, so the cost is bounded by the budget. `known`:
+    sizes already measured, by id of the container."""
     size = 0
     stack = [node]
     while stack and size < limit:
         item = stack.pop()
         kind = type(item)
-        if kind is dict:
+        if known and item is not node and id(item) in known:
+            size += known[id(item)]
+        elif kind is dict:
             size += 2 + sum(len(k) + 4 if type(k) is str else 8 for k in item)
             stack.extend(item.values())
         elif kind is list:
