@@ -1,13 +1,13 @@
 """What every API view shares: authentication, JSON-only bodies, size limits, pagination."""
 
 import codecs
-import json
 
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.response import Response
+from rest_framework.utils import json  # DRF's own: strict_constant, as its JSONParser
 from rest_framework.views import APIView
 
 from config.errors import RuleViolation
@@ -125,8 +125,9 @@ def _contains_nul(value, depth: int = 0) -> bool:
     if depth > 100:  # JSON this deep is refused elsewhere; do not recurse without end
         return False
     if isinstance(value, dict):
-        return any(_contains_nul(k, depth + 1) or _contains_nul(v, depth + 1)
-                   for k, v in value.items())
+        return any(
+            _contains_nul(k, depth + 1) or _contains_nul(v, depth + 1) for k, v in value.items()
+        )
     if isinstance(value, list):
         return any(_contains_nul(item, depth + 1) for item in value)
     return False

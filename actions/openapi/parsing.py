@@ -57,8 +57,14 @@ MAX_ALIASES = 1_000
 MAX_INT_DIGITS = 1_000
 _MAX_INT_BITS = int(MAX_INT_DIGITS * 3.3219)  # log2(10): an int of MAX_INT_DIGITS digits
 
-# A JSON escape of a UTF-16 surrogate: only then can a JSON string hold a lone surrogate.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# A JSON escape of a UTF-16 surrogate without its pair next to it: only then can a decoded
+# JSON string hold a lone surrogate (a pair of escapes decodes to one character). A sound
+# pre-filter: a match (which may be an escaped backslash followed by "ud800") makes the exact
+# check of the decoded strings run; no match means there is nothing to find.
+_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 # C0 control characters other than tab, line feed and carriage return: a sign of a binary file.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -398,9 +404,14 @@ def _parse_json(text: str) -> ParsedDocument:
         _fail(
             f"{exc} is not a number JSON allows (NaN and infinite values can not be used).",
             "parse_error",
+            *_position(text, max(text.find(str(exc)), 0)),
         )
     except _TooLong as exc:
-        _fail(_too_long_message(str(exc)), "parse_error", *_position(text, text.find(str(exc))))
+        _fail(
+            _too_long_message(str(exc)),
+            "parse_error",
+            *_position(text, max(text.find(str(exc)), 0)),
+        )
     if _SURROGATE_ESCAPE.search(text):
         _refuse_lone_surrogates(document, text)
     depth = _max_depth(document)
@@ -422,7 +433,7 @@ def _refuse_lone_surrogates(document: Any, text: str) -> None:
             for key, value in node.items():
                 where = f"{pointer}/{escape_pointer_part(key)}"
                 if _has_lone_surrogate(key):
-                    _surrogate_problem(text, where, key)
+                    _surrogate_problem(text, pointer, key)  # the key can not be in a pointer
                 stack.append((value, where))
         elif type(node) is list:
             stack.extend((value, f"{pointer}/{i}") for i, value in enumerate(node))
@@ -726,6 +737,8 @@ class _YamlBuilder:
         try:
             node = construct(yaml.ScalarNode(tag, value))
         except (ValueError, TypeError, KeyError):
+            if len(value) > MAX_INT_DIGITS:
+                raise _refusal(_too_long_message(value), event) from None
             raise _refusal(
                 f"'{value}' is not a valid value for the YAML tag {tag}.", event
             ) from None
