@@ -138,11 +138,12 @@ def server_problems(document: dict) -> tuple[list[Problem], dict | None]:
                 code="invalid_server_url",
             )
         ], None
-    template = next((label for label in host.split(".") if _YOUR_LABEL.match(label)), None)
+    written = parts.netloc.partition(":")[0]  # the host as typed, for the message
+    template = next((label for label in written.split(".") if _YOUR_LABEL.match(label)), None)
     if template is not None:
         return [
             Problem(
-                f"The server URL's host {host} has the placeholder '{template}': replace it "
+                f"The server URL's host {written} has the placeholder '{template}': replace it "
                 "with the real name of your instance or domain.",
                 pointer,
                 code="server_placeholder",
