@@ -148,8 +148,9 @@ def validate(
 
     `allow_insecure_host(host, port)` says whether a server URL with plain http or a port
     other than 443 is acceptable for that host (built from the deployment's allowlist);
-    by default no such URL is. `allow_local_hosts`: whether a server at an IP address or a
-    one-label name is acceptable; by default, settings.ACTION_DOMAIN_ALLOW_IP_LITERALS.
+    by default no such URL is. A server at an IP address or a one-label name is acceptable
+    when `allow_local_hosts` (by default settings.ACTION_DOMAIN_ALLOW_IP_LITERALS) or when
+    `allow_insecure_host` allows that host and port (local development, the sandbox).
     """
     if allow_local_hosts is None:
         allow_local_hosts = _local_hosts_default()
@@ -166,7 +167,13 @@ def validate(
     except Exception:  # noqa: BLE001 - a failing allowlist callback must not escape either
         logger.exception("allow_insecure_host failed")
         insecure = insecure_server_problem(core.server, None, core.server_position)
-    local = local_host_problem(core.server, allow_local_hosts, core.server_position)
+    try:
+        local = local_host_problem(
+            core.server, allow_local_hosts, core.server_position, allow_insecure_host
+        )
+    except Exception:  # noqa: BLE001 - as above
+        logger.exception("allow_insecure_host failed")
+        local = local_host_problem(core.server, allow_local_hosts, core.server_position)
     for problem in (local, insecure):
         if problem is None:
             continue

@@ -18,6 +18,7 @@ other user of the library in the process (schemathesis in the tests).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -96,15 +97,30 @@ def unsupported_patterns(schema: Any) -> Iterator[tuple[str, str]]:
 # jsonschema keywords ------------------------------------------------------------------------
 
 
+def _unrunnable(pattern: str) -> None:
+    """A pattern RE2 can not run: a syntax error is raised as Python's `re` would raise it
+    (the callers turn it into "can not be checked"); a valid one is simply not checked.
+    Compiling with `re` is safe: only matching can backtrack."""
+    re.compile(pattern)
+
+
 def _matches(pattern: Any, text: Any) -> bool:
     """For the property keywords: an unrunnable pattern matches nothing (it is not checked)."""
-    return isinstance(pattern, str) and isinstance(text, str) and bool(search(pattern, text))
+    if not isinstance(pattern, str) or not isinstance(text, str):
+        return False
+    found = search(pattern, text)
+    if found is None:
+        _unrunnable(pattern)
+    return bool(found)
 
 
 def _pattern(validator, patrn, instance, schema):
     if not validator.is_type(instance, "string") or not isinstance(patrn, str):
         return
-    if search(patrn, instance) is False:
+    found = search(patrn, instance)
+    if found is None:
+        _unrunnable(patrn)
+    elif not found:
         yield ValidationError(f"{instance!r} does not match {patrn!r}")
 
 

@@ -179,12 +179,17 @@ def is_local_host(domain: str) -> bool:
 
 
 def local_host_problem(
-    server: dict | None, allow_local_hosts: bool, position=None
+    server: dict | None,
+    allow_local_hosts: bool,
+    position=None,
+    allow_insecure_host: InsecureHostCheck | None = None,
 ) -> Problem | None:
-    """Servers at an IP address or a one-label name only where the deployment allows them
-    (settings.ACTION_DOMAIN_ALLOW_IP_LITERALS, local development): a workspace's domain policy
-    can only ever name them there."""
+    """Servers at an IP address or a one-label name only where the deployment allows them:
+    IP allowlist entries (settings.ACTION_DOMAIN_ALLOW_IP_LITERALS), or that very host and
+    port as a private destination (`allow_insecure_host`: local development, the sandbox)."""
     if server is None or allow_local_hosts or not is_local_host(server["domain"]):
+        return None
+    if allow_insecure_host is not None and allow_insecure_host(server["host"], server["port"]):
         return None
     line, column = position or (None, None)
     return Problem(

@@ -309,3 +309,11 @@ def test_the_verdict_carries_the_domain_save_uses():
     )
     servers = [{"url": "https://{r}.example.com", "variables": {"r": {"default": "eu"}}}]
     assert check(document(servers=servers)).domain == "eu.example.com"
+
+
+def test_ip_hosts_the_deployment_reaches_as_private_destinations_are_fine():
+    doc = document(servers=[{"url": "http://127.0.0.1:8000/api"}])
+    allowed = check(doc, allow_insecure_host=lambda host, port: (host, port) == ("127.0.0.1", 8000))
+    assert allowed.valid and allowed.domain == "127.0.0.1"
+    refused = check(doc, allow_insecure_host=lambda host, port: False)
+    assert sorted(p.code for p in refused.errors) == ["insecure_server", "invalid_server_host"]
