@@ -317,3 +317,30 @@ def test_ip_hosts_the_deployment_reaches_as_private_destinations_are_fine():
     assert allowed.valid and allowed.domain == "127.0.0.1"
     refused = check(doc, allow_insecure_host=lambda host, port: False)
     assert sorted(p.code for p in refused.errors) == ["insecure_server", "invalid_server_host"]
+
+
+def test_references_to_a_long_text_are_expanded_within_a_text_budget():
+    from actions.openapi.detect import EXPANSION_CHARS
+
+    properties = {f"p{i}": {"$ref": "#/components/schemas/Long"} for i in range(1_000)}
+    doc = document()
+    doc["paths"]["/a"]["post"] = {
+        "operationId": "postA",
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"type": "object", "properties": properties}}
+            }
+        },
+        "responses": {"200": {"description": "OK"}},
+    }
+    doc["components"] = {"schemas": {"Long": {"type": "string", "description": "x" * 20_000}}}
+    text = json.dumps(doc)
+    assert len(text) < 70_000  # 20 MB once every reference is written out
+    verdict = openapi.validate(text)
+    assert verdict.valid
+    [post] = [op for op in verdict.operations if op.operation_id == "postA"]
+    stored = json.dumps(post.request_body)
+    assert len(stored) < EXPANSION_CHARS + 100_000
+    expanded = post.request_body["schema"]["properties"]
+    assert expanded["p0"] == {"type": "string", "description": "x" * 20_000}
+    assert expanded["p999"] == {"$ref": "#/components/schemas/Long"}  # past the budget
