@@ -17,7 +17,7 @@ from gpts.models import GPT, PUBLIC_VISIBILITIES
 from kernel.errors import RuleViolation
 from outbound import is_insecure_destination_allowed
 from workspaces.audit import audit_record
-from workspaces.domains import DomainError, DomainNotAllowed, host_from_url
+from workspaces.domains import DomainNotAllowed, host_from_url
 from workspaces.models import AuditKind
 from workspaces.policy import domain_check
 
@@ -81,17 +81,22 @@ def check_schema(*, gpt: GPT, text: str, action: Action | None = None) -> Checke
             errors=[problem.as_dict() for problem in verdict.errors],
             warnings=[problem.as_dict() for problem in verdict.warnings],
         )
-    try:
-        domain = host_from_url(verdict.servers[0])
-    except (DomainError, IndexError):
-        raise RuleViolation(
-            "invalid_schema", "The schema's server URL has no valid host.", errors=[]
-        ) from None
+    # The engine derived the domain with workspaces.domains.host_from_url and reported any
+    # problem with it as an error, so a valid verdict always has one: validate and save agree.
+    domain = verdict.domain
+    if domain is None:  # pragma: no cover - an engine invariant; never an empty error list
+        problem = {
+            "message": "The schema's server URL has no valid host.",
+            "pointer": "/servers/0/url",
+        }
+        raise RuleViolation("invalid_schema", problem["message"], errors=[problem])
     longest = Action._meta.get_field("server_url").max_length
     if len(verdict.servers[0]) > longest:
-        raise RuleViolation(
-            "invalid_schema", f"The schema's server URL is over {longest} characters.", errors=[]
-        )
+        problem = {
+            "message": f"The schema's server URL is over {longest} characters.",
+            "pointer": "/servers/0/url",
+        }
+        raise RuleViolation("invalid_schema", problem["message"], errors=[problem])
     others = gpt.actions.exclude(pk=action.pk if action else None)
     if others.filter(domain=domain).exists():
         raise RuleViolation(

@@ -1,17 +1,82 @@
 """What every API view shares: authentication, roles, JSON-only bodies, size limits, input
 and output through serializers, pagination."""
 
+import codecs
+
 from rest_framework import status
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.utils import json  # DRF's own: strict_constant, as its JSONParser
 from rest_framework.views import APIView
 
 from api.permissions import RolePermission
 from kernel.errors import RuleViolation
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # a 5 MB schema, JSON-escaped, still fits
+# No request of this API nests deeper than a run's arguments, which follow an operation's
+# schema; the schema engine refuses documents nested deeper than 64 levels.
+MAX_BODY_DEPTH = 100
+
+_BRACKETS_ONLY = bytes(range(256)).translate(None, b"[]{}")  # every other byte
+_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+
+
+class DepthLimitedJSONParser(JSONParser):
+    """DRF's JSONParser, after a linear scan that refuses bodies nested too deeply.
+
+    `json.loads` recurses once per level of nesting: a body of 100,000 `[` ends in a
+    RecursionError, which is not a ValueError, so DRF's parser lets it escape as a 500 (before
+    authentication has even answered, since the body is parsed on first access). Catching the
+    RecursionError afterwards would still let each request drive the decoder to the
+    interpreter's recursion limit, and where that limit is reached depends on how deep the
+    stack already is. So the depth is measured first, without recursion and in time linear
+    in the body (already capped at MAX_BODY_BYTES): see `_depth`. The limit is far below the
+    interpreter's, so the answer is the same in every thread and at every stack depth.
+    """
+
+    max_depth = MAX_BODY_DEPTH
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        raw = stream.read() if stream is not None else b""
+        if isinstance(raw, str):  # pragma: no cover - Django streams give bytes
+            raw = raw.encode("utf-8")
+        if _depth(raw, self.max_depth) > self.max_depth:
+            raise ParseError(
+                f"The request body is nested too deeply (more than {self.max_depth} levels).",
+                code="invalid",
+            )
+        try:
+            text = codecs.decode(raw, get_encoding(parser_context))
+            parse_constant = json.strict_constant if self.strict else None
+            return json.loads(text, parse_constant=parse_constant)
+        except (ValueError, LookupError, RecursionError) as exc:
+            raise ParseError(f"JSON parse error - {exc}", code="invalid") from None
+
+
+def _depth(raw: bytes, limit: int) -> int:
+    """Deepest nesting of brackets outside JSON strings, at most about `limit` + 1.
+
+    Only C-speed bytes operations, each linear, no regex (a regex for JSON strings can be
+    driven quadratic by an unterminated one): escapes are dropped (backslash pairs first, as
+    the decoder pairs them), so the quotes left delimit strings and every other piece of a
+    split on quotes is outside them; the brackets left are paired off innermost first, one
+    level per pass, for at most `limit` passes. What cannot be paired (`]]][[[`, invalid JSON)
+    still counts: an unclosed `[` makes the decoder recurse as deep as a closed one.
+    """
+    outside = b"".join(raw.replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')[::2])
+    brackets = outside.translate(_AS_SQUARE, _BRACKETS_ONLY)
+    passes = 0
+    while brackets and passes <= limit:
+        paired = brackets.replace(b"[]", b"")
+        if len(paired) == len(brackets):
+            break
+        brackets = paired
+        passes += 1
+    return passes + brackets.count(b"[")
 
 
 class Pagination(LimitOffsetPagination):
@@ -23,7 +88,7 @@ class ApiView(APIView):
     # Base of every endpoint: JSON in, JSON out, bodies capped before parsing. (A comment, not
     # a docstring: drf-spectacular would show a docstring as every operation's description.)
 
-    parser_classes = [JSONParser]
+    parser_classes = [DepthLimitedJSONParser]
     permission_classes = [IsAuthenticated, RolePermission]
     # The role layer (api/permissions.py): the selector that resolves the view's object for the
     # caller, what each method needs beyond the defaults, and the sentence of a refusal. The
@@ -79,8 +144,9 @@ def _contains_nul(value, depth: int = 0) -> bool:
     if depth > 100:  # JSON this deep is refused elsewhere; do not recurse without end
         return False
     if isinstance(value, dict):
-        return any(_contains_nul(k, depth + 1) or _contains_nul(v, depth + 1)
-                   for k, v in value.items())
+        return any(
+            _contains_nul(k, depth + 1) or _contains_nul(v, depth + 1) for k, v in value.items()
+        )
     if isinstance(value, list):
         return any(_contains_nul(item, depth + 1) for item in value)
     return False

@@ -33,6 +33,7 @@ from actions.openapi.rules import (
     MAX_OPERATIONS,
     InsecureHostCheck,
     insecure_server_problem,
+    local_host_problem,
     product_problems,
     server_urls,
 )
@@ -68,6 +69,9 @@ class Verdict:
     # unexpanded), which the runtime resolves against them. Both are empty otherwise.
     title: str = ""
     components: dict = field(default_factory=dict)
+    # The normalised host of the first server (workspaces.domains.host_from_url), which is
+    # the action's domain when saved; None when the server URL has a problem.
+    domain: str | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -149,13 +153,18 @@ def validate(
     text_or_parsed: str | bytes | ParsedDocument,
     *,
     allow_insecure_host: InsecureHostCheck | None = None,
+    allow_local_hosts: bool | None = None,
 ) -> Verdict:
     """Check a schema text (or an already parsed document) and return the verdict.
 
     `allow_insecure_host(host, port)` says whether a server URL with plain http or a port
     other than 443 is acceptable for that host (built from the deployment's allowlist);
-    by default no such URL is.
+    by default no such URL is. A server at an IP address or a one-label name is acceptable
+    when `allow_local_hosts` (by default settings.ACTION_DOMAIN_ALLOW_IP_LITERALS) or when
+    `allow_insecure_host` allows that host and port (local development, the sandbox).
     """
+    if allow_local_hosts is None:
+        allow_local_hosts = _local_hosts_default()
     try:
         core = _core_cached(text_or_parsed)
     except Exception:  # noqa: BLE001 - the contract: a verdict for any input, never a 500
@@ -169,10 +178,19 @@ def validate(
     except Exception:  # noqa: BLE001 - a failing allowlist callback must not escape either
         logger.exception("allow_insecure_host failed")
         insecure = insecure_server_problem(core.server, None, core.server_position)
-    if insecure is not None:
+    try:
+        local = local_host_problem(
+            core.server, allow_local_hosts, core.server_position, allow_insecure_host
+        )
+    except Exception:  # noqa: BLE001 - as above
+        logger.exception("allow_insecure_host failed")
+        local = local_host_problem(core.server, allow_local_hosts, core.server_position)
+    for problem in (local, insecure):
+        if problem is None:
+            continue
         if more_errors:
             errors.pop()  # the "… and N more" line, rebuilt below
-        errors.insert(0, insecure)
+        errors.insert(0, problem)
         if more_errors or len(errors) > MAX_PROBLEMS:
             more_errors += len(errors) - (MAX_PROBLEMS - 1)
             errors = [*errors[: MAX_PROBLEMS - 1], _more_problem(more_errors, ERROR)]
@@ -188,7 +206,19 @@ def validate(
         more_warnings=core.more_warnings,
         title=core.title,
         components=copy.deepcopy(core.components) if core.components else {},
+        domain=core.server["domain"] if core.server is not None and not errors else None,
     )
+
+
+def _local_hosts_default() -> bool:
+    try:
+        from django.conf import settings
+
+        if settings.configured:
+            return bool(getattr(settings, "ACTION_DOMAIN_ALLOW_IP_LITERALS", False))
+    except ImportError:  # pragma: no cover - the engine also runs without Django
+        pass
+    return False
 
 
 def _internal_problem() -> Problem:
@@ -282,11 +312,10 @@ def _core(text_or_parsed: Any) -> _Core:
     core = _finish(
         parsed, version, servers, operations, problems, shown_version=_shown_version(document)
     )
-    if server is not None and not (server["scheme"] == "https" and server["port"] in (None, 443)):
+    if server is not None:
         core.server = server
+        # For the per-call rules (insecure host, local host); cheap: one pointer.
         core.server_position = parsed.locate(["/servers/0/url"]).get("/servers/0/url")
-    elif server is not None:
-        core.server = server
     core.weight += sum(_weight(op) for op in operations)
     core.title = _title(document)
     if any(_has_ref(op.parameters) or _has_ref(op.request_body) for op in operations):

@@ -119,6 +119,8 @@ def parse(text: str, max_bytes: int) -> ParsedDocument | None:
         return None
     if text[:1] != "{" and text.lstrip(_WS)[:1] != "{":
         return None
+    if parsing._SURROGATE_ESCAPE.search(text):
+        return None  # rare; the cold parse checks for lone surrogates
     for previous in _cache.recent():
         entry = _edited(previous, text, max_bytes)
         if entry is not None:
@@ -150,6 +152,7 @@ def _decoder(refs: set[str], duplicates: list) -> json.JSONDecoder:
         object_pairs_hook=pairs_hook,
         parse_constant=parsing._refuse_constant,
         parse_float=parsing._finite_float,
+        parse_int=parsing._bounded_int,
     )
 
 

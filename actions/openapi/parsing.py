@@ -4,7 +4,7 @@ Why not `yaml.load(text, CSafeLoader)`: libyaml only scans and parses in C; comp
 resolving every scalar through the Python resolver is what makes a 4 MB YAML file take over a
 second. Here the C parser's *events* feed a small builder (`_YamlBuilder`) that is about eight
 times faster, and that same builder is where the YAML-only dangers are stopped before they can
-cost anything: aliases are counted (never expanded) against a budget, recursive aliases,
+cost anything: aliases are measured (never expanded) against a budget, recursive aliases,
 complex keys and exotic tags are refused, nesting depth is capped, duplicate keys are reported.
 Timestamps stay strings (osv's own reader does the same; a `datetime` is not JSON).
 """
@@ -41,10 +41,30 @@ DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 # Real documents nest 30 levels at most (Sentry, PagerDuty); validators recurse per level.
 MAX_DEPTH = 64
 # Anchors are rare in OpenAPI documents (none in the corpus). Aliases share one object, so they
-# cost nothing to build, but every later walk (validation, storage as JSON) visits each use:
-# count the nodes each alias stands for and refuse a document that would grow past the budget.
+# cost nothing to build, but every later walk (validation, formatting, storage as JSON) writes
+# each use out in full. So each use is measured by the size of what it stands for *expanded*
+# (about the JSON characters: every scalar's text, every key, a few per container), and a
+# document whose aliases would add more than the size limit itself (`max_bytes`, i.e.
+# SCHEMA_MAX_BYTES) is refused: expanded, an accepted document is at most about twice the
+# largest text accepted. Counting nodes alone is not enough: one alias of a 100 KB string is one
+# node. The count of aliases is capped too, so tiny aliases can not make the walk slow.
 MAX_ALIASES = 1_000
-MAX_ALIAS_NODES = 100_000
+
+# Integers longer than this are refused. Python turns a longer decimal literal into an int
+# only up to sys.get_int_max_str_digits() (4,300) and refuses to write a larger int back as
+# text, so every later step (JSON storage, formatting, messages) would fail on one; no API
+# needs a number with more than a few dozen digits.
+MAX_INT_DIGITS = 1_000
+_MAX_INT_BITS = int(MAX_INT_DIGITS * 3.3219)  # log2(10): an int of MAX_INT_DIGITS digits
+
+# A JSON escape of a UTF-16 surrogate without its pair next to it: only then can a decoded
+# JSON string hold a lone surrogate (a pair of escapes decodes to one character). A sound
+# pre-filter: a match (which may be an escaped backslash followed by "ud800") makes the exact
+# check of the decoded strings run; no match means there is nothing to find.
+_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 # C0 control characters other than tab, line feed and carriage return: a sign of a binary file.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -281,7 +301,8 @@ def _too_large(size: int, max_bytes: int) -> str:
 
 def parse(text: str | bytes, *, max_bytes: int | None = None) -> ParsedDocument:
     """Parse a JSON or YAML OpenAPI document; raise `SchemaParseError` if it is not usable."""
-    text = decode(text, max_bytes_default() if max_bytes is None else max_bytes)
+    limit = max_bytes_default() if max_bytes is None else max_bytes
+    text = decode(text, limit)
     try:
         parsed = _parse_json(text)
     except json.JSONDecodeError as json_error:
@@ -298,7 +319,7 @@ def parse(text: str | bytes, *, max_bytes: int | None = None) -> ParsedDocument:
             # reader accepts it (`"info": }` is YAML for null), the JSON error is the answer.
             raise SchemaParseError([json_problem]) from None
         try:
-            parsed = _parse_yaml(text)
+            parsed = _parse_yaml(text, limit)
         except SchemaParseError as yaml_error:
             if start == "{":
                 raise SchemaParseError([json_problem]) from None
@@ -326,6 +347,23 @@ class _NotFinite(ValueError):
 
 def _refuse_constant(name: str) -> float:
     raise _NotFinite(name)
+
+
+class _TooLong(ValueError):
+    pass
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise _TooLong(literal)
+    return int(literal)
+
+
+def _too_long_message(literal: str) -> str:
+    return (
+        f"The number {literal[:20]}… has {len(literal.lstrip('-')):,} digits; numbers in a "
+        f"schema may have at most {MAX_INT_DIGITS:,}."
+    )
 
 
 def _finite_float(literal: str) -> float:
@@ -358,6 +396,7 @@ def _parse_json(text: str) -> ParsedDocument:
             object_pairs_hook=pairs_hook,
             parse_constant=_refuse_constant,
             parse_float=_finite_float,
+            parse_int=_bounded_int,
         )
     except RecursionError:
         _fail(f"The schema is nested too deeply (more than {MAX_DEPTH} levels).", "too_deep")
@@ -365,7 +404,16 @@ def _parse_json(text: str) -> ParsedDocument:
         _fail(
             f"{exc} is not a number JSON allows (NaN and infinite values can not be used).",
             "parse_error",
+            *_position(text, max(text.find(str(exc)), 0)),
         )
+    except _TooLong as exc:
+        _fail(
+            _too_long_message(str(exc)),
+            "parse_error",
+            *_position(text, max(text.find(str(exc)), 0)),
+        )
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(document, text)
     depth = _max_depth(document)
     if depth > MAX_DEPTH:
         _fail(f"The schema is nested too deeply (more than {MAX_DEPTH} levels).", "too_deep")
@@ -373,6 +421,51 @@ def _parse_json(text: str) -> ParsedDocument:
     if duplicates:
         parsed.problems.extend(_json_duplicate_problems(document, duplicates))
     return parsed
+
+
+def _refuse_lone_surrogates(document: Any, text: str) -> None:
+    """JSON lets "\\ud800" stand alone; such a string is not Unicode text, and can be neither
+    stored, nor sent, nor shown. Only called when the text has a surrogate escape at all."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, pointer = stack.pop()
+        if type(node) is dict:
+            for key, value in node.items():
+                where = f"{pointer}/{escape_pointer_part(key)}"
+                if _has_lone_surrogate(key):
+                    _surrogate_problem(text, pointer, key)  # the key can not be in a pointer
+                stack.append((value, where))
+        elif type(node) is list:
+            stack.extend((value, f"{pointer}/{i}") for i, value in enumerate(node))
+        elif type(node) is str and _has_lone_surrogate(node):
+            _surrogate_problem(text, pointer, node)
+
+
+def _has_lone_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _surrogate_problem(text: str, pointer: str, value: str) -> None:
+    from actions.openapi.locate import locate_json
+
+    line, column = locate_json(text, [pointer]).get(pointer) or (None, None)
+    raise SchemaParseError(
+        [
+            Problem(
+                "This text contains a \\u escape of a lone UTF-16 surrogate (\\ud800 to "
+                "\\udfff without its pair), which is not valid Unicode text. Remove it or "
+                "write the character itself.",
+                pointer,
+                line,
+                column,
+                code="invalid_unicode",
+            )
+        ]
+    )
 
 
 def _max_depth(document: Any) -> int:
@@ -445,15 +538,26 @@ class _Extra:
 class _YamlBuilder:
     """Build plain dicts/lists/scalars straight from parser events (see module docstring)."""
 
-    def __init__(self, loader_cls, text: str, fix_surrogates: bool = False):
+    def __init__(
+        self,
+        loader_cls,
+        text: str,
+        fix_surrogates: bool = False,
+        max_expansion: int = DEFAULT_MAX_BYTES,
+    ):
         self.loader = loader_cls(text)
+        self.max_expansion = max_expansion
         self.resolvers = loader_cls.yaml_implicit_resolvers
         self.fix_surrogates = fix_surrogates
         self.cache: dict[str, Any] = {}
         self.anchors: dict[str, Any] = {}
         self.open_anchors: set[str] = set()
         self.aliases = 0
-        self.alias_nodes = 0
+        self.expansion = 0
+        # Expanded size of each aliased node, by id (the node is kept alive in `sizes_of`), so
+        # nested aliases are measured once each, not once per path that reaches them.
+        self.sizes: dict[int, int] = {}
+        self.sizes_of: list[Any] = []
         self.duplicates: list[Problem] = []
         self.marks: dict[int, list[int]] = {}
         self.refs: set[str] = set()
@@ -560,7 +664,7 @@ class _YamlBuilder:
                 if container is None:
                     return node
             elif cls is AliasEvent:
-                node = self._alias(event)
+                node = self._alias(event, stack, container, is_map, key)
             else:  # pragma: no cover - parser invariant
                 raise _refusal("Unexpected YAML structure.", event)
 
@@ -609,7 +713,12 @@ class _YamlBuilder:
                 construct = _CONSTRUCT.get(tag)
                 if construct is None:
                     return value  # e.g. '=' (the YAML 1.1 "value" tag): plain text here
-                node = construct(yaml.ScalarNode(tag, value))
+                try:
+                    node = construct(yaml.ScalarNode(tag, value))
+                except ValueError:  # a decimal int longer than Python converts
+                    raise _refusal(_too_long_message(value), event) from None
+                if type(node) is int and node.bit_length() > _MAX_INT_BITS:
+                    raise _refusal(_too_long_message(value), event)
                 if isinstance(node, float) and not math.isfinite(node):
                     raise _refusal(
                         f"{value} is not a number JSON allows (NaN and infinite values can "
@@ -628,14 +737,18 @@ class _YamlBuilder:
         try:
             node = construct(yaml.ScalarNode(tag, value))
         except (ValueError, TypeError, KeyError):
+            if len(value) > MAX_INT_DIGITS:
+                raise _refusal(_too_long_message(value), event) from None
             raise _refusal(
                 f"'{value}' is not a valid value for the YAML tag {tag}.", event
             ) from None
+        if type(node) is int and node.bit_length() > _MAX_INT_BITS:
+            raise _refusal(_too_long_message(value), event)
         if isinstance(node, float) and not math.isfinite(node):
             raise _refusal(f"{value} is not a number JSON allows.", event)
         return node
 
-    def _alias(self, event):
+    def _alias(self, event, stack, container, is_map, key):
         name = event.anchor
         if name in self.open_anchors:
             raise _refusal(
@@ -648,18 +761,31 @@ class _YamlBuilder:
             raise _refusal(f"The alias *{name} refers to no anchor &{name} before it.", event)
         node = self.anchors[name]
         self.aliases += 1
-        # Count what this use repeats, lazily (aliases are rare) and never past the budget:
-        # a "billion laughs" document is refused after at most MAX_ALIAS_NODES steps.
-        self.alias_nodes += _count_nodes(node, MAX_ALIAS_NODES - self.alias_nodes + 1)
-        if self.aliases > MAX_ALIASES or self.alias_nodes > MAX_ALIAS_NODES:
-            raise _refusal(
-                "The YAML uses too many aliases (*name): expanded, the document would be "
-                f"far larger than its text (limits: {MAX_ALIASES:,} aliases, "
-                f"{MAX_ALIAS_NODES:,} repeated nodes). Write the repeated parts out or use "
-                "$ref.",
+        # Measure what this use repeats, never past the budget: a "billion laughs" document is
+        # refused after at most `max_expansion` steps in all.
+        size = self.sizes.get(id(node))
+        if size is None:
+            size = _expanded_size(node, self.max_expansion - self.expansion + 1, self.sizes)
+            if type(node) in (dict, list):
+                self.sizes[id(node)] = size
+                self.sizes_of.append(node)
+        self.expansion += size
+        if self.aliases > MAX_ALIASES or self.expansion > self.max_expansion:
+            if self.aliases > MAX_ALIASES:
+                why = f"it uses more than {MAX_ALIASES:,} aliases"
+            else:
+                why = (
+                    "written out in full, the repeated parts would add more than "
+                    f"{self.max_expansion:,} characters (the schema size limit)"
+                )
+            refusal = _refusal(
+                f"The YAML aliases (*name) make the document too large: {why}. Write the "
+                "repeated parts out once and refer to them with $ref instead.",
                 event,
                 "yaml_alias",
             )
+            refusal.problem.pointer = _pointer_at(stack, container, is_map, key)
+            raise refusal
         return node
 
     @staticmethod
@@ -683,6 +809,47 @@ class _YamlBuilder:
         pointer = "".join("/" + p for p in parts) + "/" + escape_pointer_part(key)
         mark = key_event.start_mark
         self.duplicates.append(_duplicate_problem(pointer, key, mark.line + 1, mark.column + 1))
+
+
+def _pointer_at(stack: list[tuple], container: Any, is_map: bool, key: Any) -> str:
+    """The JSON pointer of the node about to be added to `container` (see `_document`)."""
+    parts = [
+        escape_pointer_part(parent_key if parent_is_map else len(parent))
+        for parent, _, parent_is_map, parent_key, _, _ in [
+            *stack[1:],
+            (container, None, is_map, key, None, None),
+        ]
+        if parent is not None
+    ]
+    if is_map and key is _NO_KEY:
+        parts.pop()  # an alias used as a key: point at its mapping
+    return "".join("/" + p for p in parts)
+
+
+def _expanded_size(node: Any, limit: int, known: dict[int, int] | None = None) -> int:
+    """About the JSON characters of a value written out in full (shared parts each time they
+    are reached); stops counting past `limit`, so the cost is bounded by the budget. `known`:
+    sizes already measured, by id of the container."""
+    size = 0
+    stack = [node]
+    while stack and size < limit:
+        item = stack.pop()
+        kind = type(item)
+        if known and item is not node and id(item) in known:
+            size += known[id(item)]
+        elif kind is dict:
+            size += 2 + sum(len(k) + 4 if type(k) is str else 8 for k in item)
+            stack.extend(item.values())
+        elif kind is list:
+            size += 2 + len(item)
+            stack.extend(item)
+        elif kind is str:
+            size += len(item) + 2
+        elif kind is int:
+            size += item.bit_length() // 3 + 1  # about its decimal digits, without str()
+        else:
+            size += 5  # float, true/false, null
+    return size
 
 
 def _count_nodes(node: Any, limit: int) -> int:
@@ -747,11 +914,11 @@ def _refusal(message: str, event, code: str = "parse_error") -> _Refusal:
     return _Refusal(Problem(message, "", line, column, code=code))
 
 
-def _parse_yaml(text: str) -> ParsedDocument:
+def _parse_yaml(text: str, max_expansion: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
     loaders = [(_CLoader, False)] if _CLoader is not None else []
     loaders.append((_PyLoader, True))
     for loader_cls, fix_surrogates in loaders:
-        builder = _YamlBuilder(loader_cls, text, fix_surrogates)
+        builder = _YamlBuilder(loader_cls, text, fix_surrogates, max_expansion)
         try:
             document = builder.build()
         except _Refusal as refusal:

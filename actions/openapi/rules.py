@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 from actions.openapi.detect import iter_operations
 from actions.openapi.problems import WARNING, Problem
 from actions.openapi.refs import LocalResolver, RefError
+from workspaces.domains import DomainError, host_from_url
 
 OPERATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_OPERATIONS = 30
@@ -17,6 +19,10 @@ MAX_SUMMARY = 300
 MAX_DESCRIPTION = 300
 MAX_PARAMETER_DESCRIPTION = 700
 _VARIABLE = re.compile(r"\{([^{}]*)\}")
+# What documentation templates leave for the reader to fill in: <subdomain>, [tenant].
+_ANGLE_PLACEHOLDER = re.compile(r"<[^<>]*>|\[[A-Za-z_][\w-]*\]")
+# A host label such as your-domain, YOUR_INSTANCE, yourcompany: a template, not an API.
+_YOUR_LABEL = re.compile(r"^your[\w-]*$", re.IGNORECASE)
 
 InsecureHostCheck = Callable[[str, int | None], bool]
 
@@ -79,9 +85,21 @@ def server_problems(document: dict) -> tuple[list[Problem], dict | None]:
         names = ", ".join(f"{{{m}}}" for m in missing)
         return [
             Problem(
-                f"The server URL uses {names} without a default value in 'variables'.",
+                f"The server URL has the placeholder {names} with no default value: declare it "
+                "under the server's 'variables' with a default (the real value), or write the "
+                "real value into the URL.",
                 pointer,
                 code="server_variable",
+            )
+        ], None
+    placeholder = _ANGLE_PLACEHOLDER.search(url)
+    if placeholder:
+        return [
+            Problem(
+                f"The server URL still has the placeholder {placeholder.group(0)}: replace it "
+                "with the real value, e.g. https://api.example.com.",
+                pointer,
+                code="server_placeholder",
             )
         ], None
     try:
@@ -120,7 +138,68 @@ def server_problems(document: dict) -> tuple[list[Problem], dict | None]:
                 code="invalid_server_url",
             )
         ], None
-    return [], {"scheme": parts.scheme.lower(), "host": host, "port": port, "url": url}
+    written = parts.netloc.partition(":")[0]  # the host as typed, for the message
+    template = next((label for label in written.split(".") if _YOUR_LABEL.match(label)), None)
+    if template is not None:
+        return [
+            Problem(
+                f"The server URL's host {written} has the placeholder '{template}': replace it "
+                "with the real name of your instance or domain.",
+                pointer,
+                code="server_placeholder",
+            )
+        ], None
+    try:
+        # The very function saving an action uses for its domain: what passes here, saves.
+        domain = host_from_url(url)
+    except DomainError as exc:
+        return [
+            Problem(
+                f"The server URL has no valid host: {exc} Enter the API's domain name, such "
+                "as https://api.example.com.",
+                pointer,
+                code="invalid_server_host",
+            )
+        ], None
+    server = {"scheme": parts.scheme.lower(), "host": host, "port": port, "url": url}
+    server["domain"] = domain
+    return [], server
+
+
+def is_local_host(domain: str) -> bool:
+    """An IP literal or a one-label name (localhost, intranet): no domain the public can own.
+    `domain` is normalised (host_from_url)."""
+    if "." not in domain:
+        return True
+    try:
+        ipaddress.ip_address(domain)
+    except ValueError:
+        return False
+    return True
+
+
+def local_host_problem(
+    server: dict | None,
+    allow_local_hosts: bool,
+    position=None,
+    allow_insecure_host: InsecureHostCheck | None = None,
+) -> Problem | None:
+    """Servers at an IP address or a one-label name only where the deployment allows them:
+    IP allowlist entries (settings.ACTION_DOMAIN_ALLOW_IP_LITERALS), or that very host and
+    port as a private destination (`allow_insecure_host`: local development, the sandbox)."""
+    if server is None or allow_local_hosts or not is_local_host(server["domain"]):
+        return None
+    if allow_insecure_host is not None and allow_insecure_host(server["host"], server["port"]):
+        return None
+    line, column = position or (None, None)
+    return Problem(
+        f"The server URL's host {server['domain']} is an IP address or a name without a "
+        "domain; enter the API's domain name instead, such as https://api.example.com.",
+        "/servers/0/url",
+        line,
+        column,
+        code="invalid_server_host",
+    )
 
 
 def insecure_server_problem(

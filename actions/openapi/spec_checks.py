@@ -26,7 +26,6 @@ also found here.
 from __future__ import annotations
 
 import string
-import threading
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -43,6 +42,7 @@ from referencing import Registry
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT202012
 
+from actions.openapi import regex
 from actions.openapi.messages import describe_py, describe_rs, short
 from actions.openapi.problems import ERROR, WARNING, Problem, escape_pointer_part, to_pointer
 from actions.openapi.refs import LocalResolver, RefError
@@ -151,46 +151,9 @@ def _count_nodes(value: Any, limit: int) -> int:
 
 # Default values against their schema ------------------------------------------------------------
 
-_PATTERN_LOCK = threading.Lock()
-_PATTERNS: dict[str, Any] = {}
-_PATTERN_CACHE_SIZE = 512
-
-
-def _bounded_search(pattern: str, text: str) -> bool | None:
-    """Does `pattern` match in `text`? Evaluated by jsonschema-rs (Rust regex, with a
-    backtracking limit), because Python's `re` can take exponential time on a hostile
-    pattern such as `(a+)+$` and this runs on documents from anyone. None = cannot tell."""
-    with _PATTERN_LOCK:
-        matcher = _PATTERNS.get(pattern)
-    if matcher is None:
-        try:
-            matcher = jsonschema_rs.validator_for(
-                {"pattern": pattern},
-                pattern_options=jsonschema_rs.FancyRegexOptions(backtrack_limit=100_000),
-            )
-        except (ValueError, jsonschema_rs.ValidationError):
-            matcher = False
-        with _PATTERN_LOCK:
-            if len(_PATTERNS) >= _PATTERN_CACHE_SIZE:
-                _PATTERNS.clear()
-            _PATTERNS[pattern] = matcher
-    if matcher is False:
-        return None
-    try:
-        return bool(matcher.is_valid(text))
-    except Exception:  # noqa: BLE001 - a regex engine limit is "cannot tell", not a crash
-        return None
-
-
-def _safe_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator:
-    if not validator.is_type(instance, "string") or not isinstance(pattern, str):
-        return
-    if _bounded_search(pattern, instance) is False:
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-_DefaultValidator30 = jsonschema_validators.extend(OAS30Validator, {"pattern": _safe_pattern})
-_DefaultValidator31 = jsonschema_validators.extend(OAS31Validator, {"pattern": _safe_pattern})
+# Patterns in default values run on RE2 (see regex.py): linear time, or not checked at all.
+_DefaultValidator30 = regex.linear(OAS30Validator, oas30=True)
+_DefaultValidator31 = regex.linear(OAS31Validator)
 
 
 # The walk -------------------------------------------------------------------------------------
@@ -425,6 +388,17 @@ class SpecWalk:
         self.visited.add(key)
         if type(value) is bool:
             return
+        for where, pattern in regex.unsupported_patterns(value):
+            self.problems.append(
+                Problem(
+                    f"The pattern {short(pattern)} uses features (such as backreferences or "
+                    "lookaround) that are not evaluated here: values are not checked against "
+                    "it. Rewrite it without them to have it checked.",
+                    pointer + where,
+                    severity=WARNING,
+                    code="pattern_not_checked",
+                )
+            )
 
         nested_properties: list = []
         for keyword in ("allOf", "anyOf", "oneOf"):

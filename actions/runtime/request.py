@@ -29,7 +29,12 @@ from openapi_schema_validator import (
     oas31_format_checker,
 )
 
+from actions.openapi.regex import linear
 from kernel.errors import RuleViolation
+
+# A document's patterns run on RE2 here too: an argument must not be able to stall a worker.
+_ArgumentValidator30 = linear(OAS30WriteValidator, oas30=True)
+_ArgumentValidator31 = linear(OAS31Validator)
 
 BODY_KEY = "requestBody"
 MAX_BODY_CHARS = 100_000
@@ -241,8 +246,8 @@ def _validator(schema: dict, *, openapi_version: str, document: dict):
         # components as the root they point into.
         schema = {"allOf": [schema], "components": document.get("components") or {}}
     if openapi_version.startswith("3.0"):
-        return OAS30WriteValidator(schema, format_checker=oas30_format_checker)
-    return OAS31Validator(schema, format_checker=oas31_format_checker)
+        return _ArgumentValidator30(schema, format_checker=oas30_format_checker)
+    return _ArgumentValidator31(schema, format_checker=oas31_format_checker)
 
 
 def _check_value(key: str, value: Any, schema: dict, *, openapi_version: str, document: dict):
