@@ -3,9 +3,11 @@
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.scopes import TokenScopeRequired
 from kernel.errors import RuleViolation
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # a 5 MB schema, JSON-escaped, still fits
@@ -21,6 +23,7 @@ class ApiView(APIView):
     # a docstring: drf-spectacular would show a docstring as every operation's description.)
 
     parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, TokenScopeRequired]
     # PostgreSQL text can not hold NUL, so bodies with one are refused up front (a clear 400
     # rather than a database error); stateless endpoints that only inspect text opt out.
     accepts_nul = False

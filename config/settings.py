@@ -178,7 +178,11 @@ REST_FRAMEWORK = {
         "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # ApiView lists its own; these hold for DRF views that are not ApiViews (the schema, docs).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "api.scopes.TokenScopeRequired",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -228,7 +232,16 @@ OAUTH2_PROVIDER = {
     if OAUTH_PROVIDER_ALLOW_HTTP_REDIRECTS
     else ["https"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("API_TOKEN_EXPIRE_SECONDS", 3600),
-    "SCOPES": {"read": "Read", "write": "Write", "todos": "Sandbox to-do list"},
+    "OAUTH2_VALIDATOR_CLASS": "config.oauth_server.Validator",
+    # What the consent page tells the person, scope by scope (api/scopes.py enforces them).
+    "SCOPES": {
+        "read": "Read your workspaces, GPTs, actions and connections",
+        "write": "Create, change and delete GPTs, actions and workspace settings (including "
+        "the domain policy) on your behalf, and run actions as you",
+        "mcp": "Use your GPTs' tools through the MCP endpoint as you",
+        "todos": "Read and change your sandbox to-do list (nothing else)",
+    },
+    "DEFAULT_SCOPES": ["read"],
 }
 
 # Celery: eager (in-process) unless a broker is configured.

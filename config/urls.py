@@ -16,7 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("editor/", include("editor.urls")),
     path("api/v1/", include("api.urls")),
-    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("o/", include("config.oauth_urls", namespace="oauth2_provider")),
     path("sandbox/", include("sandbox.urls")),
     path("", include("actions.oauth.urls")),
     path("healthz", views.healthz, name="healthz"),
