@@ -5,6 +5,7 @@ data in production (SECRET_KEY, FIELD_ENCRYPTION_KEYS) are required when DEBUG i
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -79,6 +80,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
+    "axes",
+    "csp",
     "workspaces",
     "gpts",
     "actions",
@@ -96,6 +99,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a login axes refused into the 429 page (config/login.py).
+    "axes.middleware.AxesMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -141,7 +147,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+# Login throttling: django-axes, configured in config/login.py's terms (see its docstring).
+AUTHENTICATION_BACKENDS = [
+    "config.login.LoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+# Proxies in front of the web processes that append the client's address to X-Forwarded-For
+# (1 behind one load balancer); 0 trusts no header and counts REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_FAILURE_LIMIT = "config.login.failure_limit"  # LOGIN_MAX_FAILURES, read at each request
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "config.login.ThrottleHandler"
+AXES_USERNAME_CALLABLE = "config.login.counted_username"
+AXES_CLIENT_IP_CALLABLE = "config.login.client_address"
+AXES_LOCKOUT_CALLABLE = "config.login.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Every successful login would be a row forever; failures are what the throttle needs.
+AXES_DISABLE_ACCESS_LOG = True
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
@@ -172,6 +197,19 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp): scripts and styles from our own
+# static files only, no inline code, no plugins, not framed. `data:` images: Swagger UI's icons
+# are data URIs in its stylesheet. No form-action: the OAuth consent form's answer is a redirect
+# to the client's callback on another origin, which form-action would block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
