@@ -1,5 +1,6 @@
 """What every API view shares: authentication, JSON-only bodies, size limits, pagination."""
 
+from django.conf import settings
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
@@ -9,8 +10,6 @@ from rest_framework.views import APIView
 
 from api.scopes import TokenScopeRequired
 from kernel.errors import RuleViolation
-
-MAX_BODY_BYTES = 6 * 1024 * 1024  # a 5 MB schema, JSON-escaped, still fits
 
 
 class Pagination(LimitOffsetPagination):
@@ -29,11 +28,15 @@ class ApiView(APIView):
     accepts_nul = False
 
     def initial(self, request, *args, **kwargs):
+        # config.middleware.RequestLimitsMiddleware refuses these first, with the same answer;
+        # this holds for a view reached some other way.
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if length.isdigit() and int(length) > settings.REQUEST_MAX_BYTES:
             raise RuleViolation(
                 "request_too_large",
-                f"The request body is over {MAX_BODY_BYTES // (1024 * 1024)} MB.",
+                f"The request body is over {settings.REQUEST_MAX_BYTES / 2**20:g} MB, the "
+                f"largest accepted (a schema may be up to {settings.SCHEMA_MAX_BYTES / 2**20:g} "
+                "MB, SCHEMA_MAX_BYTES).",
                 status=413,
             )
         super().initial(request, *args, **kwargs)

@@ -93,6 +93,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the body: too large a body, or text PostgreSQL can not store, is a
+    # 413/400 with a readable answer rather than Django's bare page or a 500.
+    "config.middleware.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -328,6 +331,11 @@ OUTBOUND_ALLOW_PRIVATE = env_list("OUTBOUND_ALLOW_PRIVATE")
 OAUTH_TOKEN_TIMEOUT = env_int("OAUTH_TOKEN_TIMEOUT", 15)
 OAUTH_REFRESH_MARGIN_SECONDS = env_int("OAUTH_REFRESH_MARGIN_SECONDS", 60)
 SCHEMA_MAX_BYTES = env_int("SCHEMA_MAX_BYTES", 5 * 1024 * 1024)
+# The largest request body any page or endpoint reads: a schema of SCHEMA_MAX_BYTES still fits
+# once JSON-escaped or form-encoded (quotes, newlines and most punctuation grow to two or three
+# bytes). Larger bodies are refused with 413 before they are read (config/middleware.py).
+REQUEST_MAX_BYTES = 3 * SCHEMA_MAX_BYTES + 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 OAUTH_IDENTITY_PROVIDERS = env_list(
     "OAUTH_IDENTITY_PROVIDERS",
     "google.com,googleapis.com,microsoftonline.com,microsoft.com,adobe.com",
@@ -340,5 +348,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # urllib3's warnings quote request paths, and a path's query can carry an API key.
-    "loggers": {"urllib3": {"level": "ERROR"}},
+    # axes logs every login at INFO; its warnings (failures, lockouts) are what matters.
+    "loggers": {"urllib3": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }
