@@ -1,5 +1,7 @@
 """What every API view shares: authentication, JSON-only bodies, size limits, pagination."""
 
+import re
+
 from django.conf import settings
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
@@ -23,8 +25,9 @@ class ApiView(APIView):
 
     parser_classes = [JSONParser]
     permission_classes = [IsAuthenticated, TokenScopeRequired]
-    # PostgreSQL text can not hold NUL, so bodies with one are refused up front (a clear 400
-    # rather than a database error); stateless endpoints that only inspect text opt out.
+    # PostgreSQL text can not hold NUL nor a lone surrogate (JSON can spell both), so bodies
+    # with one are refused up front (a clear 400 rather than a database error); stateless
+    # endpoints that only inspect text opt out.
     accepts_nul = False
 
     def initial(self, request, *args, **kwargs):
@@ -47,7 +50,11 @@ class ApiView(APIView):
         if not isinstance(data, dict):
             raise RuleViolation("invalid", "The request body must be a JSON object.")
         if not self.accepts_nul and _contains_nul(data):
-            raise RuleViolation("invalid", "Text may not contain NUL (\\u0000) characters.")
+            raise RuleViolation(
+                "invalid",
+                "Text may not contain NUL (\\u0000) characters or lone surrogates "
+                "(\\ud800-\\udfff, half of a UTF-16 pair).",
+            )
         return data
 
     def paginated(self, queryset, serialize):
@@ -60,9 +67,12 @@ class ApiView(APIView):
         return Response(data, status=status.HTTP_201_CREATED)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _contains_nul(value, depth: int = 0) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return "\x00" in value or _SURROGATE.search(value) is not None
     if depth > 100:  # JSON this deep is refused elsewhere; do not recurse without end
         return False
     if isinstance(value, dict):

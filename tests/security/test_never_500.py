@@ -293,3 +293,12 @@ def test_over_the_limit_is_a_readable_page_in_the_editor(world, owner, settings)
     assert "MB" in response.content.decode()
     world.a.action.refresh_from_db()
     assert world.a.action.schema == schema
+
+
+@pytest.mark.parametrize("field", ["name", "description", "instructions"])
+def test_a_lone_surrogate_in_a_json_body_is_a_400_not_a_500(world, owner, field):
+    body = json.dumps({field: "a\ud800b"})  # JSON spells it \ud800
+    assert "\\ud800" in body
+    response = owner.patch(f"/api/v1/gpts/{world.a.gpt.pk}/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid" and "surrogate" in response.json()["detail"]
