@@ -8,7 +8,7 @@ PORT ?= 8000
 RUN_ENV := DEBUG=true OUTBOUND_ALLOW_PRIVATE=127.0.0.1:$(PORT),localhost:$(PORT) SITE_URL=http://127.0.0.1:$(PORT)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/actions
 
-.PHONY: run test worker venv lint bench browser-deps clean
+.PHONY: run test worker token venv lint bench browser-deps clean
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ run: venv
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	@echo "Serving http://127.0.0.1:$(PORT)  (log in with a user printed above; Ctrl-C stops)"
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# A REST API bearer token for a user of the `make run` database, with the same environment (the
+# settings refuse to start without SECRET_KEY unless DEBUG is on): make token USER=alice
+# [SCOPE="read write mcp"] [DAYS=30]. USER must be given on the command line: the shell's own
+# $$USER is not a user of the demo.
+SCOPE ?= read write mcp
+DAYS ?= 30
+token: venv
+	@test "$(origin USER)" = "command line" || (echo "Usage: make token USER=alice [SCOPE=\"read write mcp\"]"; exit 2)
+	$(RUN_ENV) $(PY) manage.py issue_api_token "$(USER)" --scope "$(SCOPE)" --days "$(DAYS)"
 
 # -B runs Celery beat inside the worker (re-dispatches imports a broker outage left waiting);
 # with several workers, run one `celery -A config beat` instead.

@@ -180,3 +180,54 @@ def clean_privacy_policy_url(value: str) -> str:
             field="privacy_policy_url",
         )
     return value
+
+
+def auth_header_name(values: dict) -> str:
+    """The request header the action's authentication fills in ("" for none)."""
+    kind = values.get("auth_type")
+    if kind == AuthType.OAUTH:
+        return "Authorization"
+    if kind == AuthType.API_KEY:
+        if values.get("api_key_auth_type") == ApiKeyAuthType.CUSTOM:
+            return values.get("custom_header") or ""
+        return "Authorization"
+    return ""
+
+
+def header_parameters_clear_of_auth(auth_header: str, operations) -> None:
+    """Refuse a header parameter named like the authentication header (case-insensitively).
+
+    The model would fill that parameter and the runtime the credential: one would silently
+    overwrite the other, or the model could choose the credential sent to the API. `operations`
+    are detected operations or Operation rows (both have `operation_id` and `parameters`).
+    """
+    if not auth_header:
+        return
+    for operation in operations:
+        for index, parameter in enumerate(operation.parameters or []):
+            if not isinstance(parameter, dict) or parameter.get("in") != "header":
+                continue
+            name = parameter.get("name")
+            if not isinstance(name, str) or name.strip().lower() != auth_header.lower():
+                continue
+            pointer = getattr(operation, "pointer", "") or ""
+            message = (
+                f"Operation {operation.operation_id} has a header parameter {name!r}, which is "
+                f"the header this action's authentication sends ({auth_header}). Remove or "
+                "rename the parameter, or choose another authentication header."
+            )
+            raise RuleViolation(
+                "header_collides_with_auth",
+                message,
+                field="schema",
+                operation_id=operation.operation_id,
+                parameter=name,
+                errors=[
+                    {
+                        "message": message,
+                        "pointer": f"{pointer}/parameters/{index}" if pointer else "",
+                        "line": None,
+                        "column": None,
+                    }
+                ],
+            )

@@ -11,7 +11,13 @@ from django.db import transaction
 from actions import openapi
 from actions.models import Action, AuthType, Consent, Operation
 from actions.oauth.tokens import connections_end_for_settings_change
-from actions.rules import clean_auth, clean_privacy_policy_url, oauth_urls_match_server
+from actions.rules import (
+    auth_header_name,
+    clean_auth,
+    clean_privacy_policy_url,
+    header_parameters_clear_of_auth,
+    oauth_urls_match_server,
+)
 from gpts.catalogue import MODELS_BY_KEY, models_for
 from gpts.models import GPT, PUBLIC_VISIBILITIES
 from kernel.errors import RuleViolation
@@ -213,6 +219,18 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
                 )
     elif checked and action.auth_type == AuthType.OAUTH:
         oauth_urls_match_server(auth_snapshot(action), server_host)
+
+    if auth_values is not None or checked is not None:
+        if checked is not None:
+            operations = checked.verdict.operations
+        elif schema is None and action.pk is not None:
+            operations = action.operations.all()  # the schema stays: its operations do too
+        else:
+            operations = []
+        header_parameters_clear_of_auth(
+            auth_header_name(auth_values if auth_values is not None else auth_snapshot(action)),
+            operations,
+        )
 
     if privacy_policy_url is not None:
         action.privacy_policy_url = clean_privacy_policy_url(privacy_policy_url)

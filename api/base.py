@@ -2,7 +2,9 @@
 and output through serializers, pagination."""
 
 import codecs
+import re
 
+from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
@@ -13,9 +15,9 @@ from rest_framework.utils import json  # DRF's own: strict_constant, as its JSON
 from rest_framework.views import APIView
 
 from api.permissions import RolePermission
+from api.scopes import TokenScopeRequired
 from kernel.errors import RuleViolation
 
-MAX_BODY_BYTES = 6 * 1024 * 1024  # a 5 MB schema, JSON-escaped, still fits
 # No request of this API nests deeper than a run's arguments, which follow an operation's
 # schema; the schema engine refuses documents nested deeper than 64 levels.
 MAX_BODY_DEPTH = 100
@@ -33,7 +35,7 @@ class DepthLimitedJSONParser(JSONParser):
     RecursionError afterwards would still let each request drive the decoder to the
     interpreter's recursion limit, and where that limit is reached depends on how deep the
     stack already is. So the depth is measured first, without recursion and in time linear
-    in the body (already capped at MAX_BODY_BYTES): see `_depth`. The limit is far below the
+    in the body (already capped at settings.REQUEST_MAX_BYTES): see `_depth`. The limit is far below the
     interpreter's, so the answer is the same in every thread and at every stack depth.
     """
 
@@ -89,23 +91,28 @@ class ApiView(APIView):
     # a docstring: drf-spectacular would show a docstring as every operation's description.)
 
     parser_classes = [DepthLimitedJSONParser]
-    permission_classes = [IsAuthenticated, RolePermission]
+    permission_classes = [IsAuthenticated, TokenScopeRequired, RolePermission]
     # The role layer (api/permissions.py): the selector that resolves the view's object for the
     # caller, what each method needs beyond the defaults, and the sentence of a refusal. The
     # resolved Access is `self.access` in the handlers.
     access_selector = None
     access_needs: dict[str, str] = {}
     access_denied = "Your role in this workspace does not allow this."
-    # PostgreSQL text can not hold NUL, so bodies with one are refused up front (a clear 400
-    # rather than a database error); stateless endpoints that only inspect text opt out.
+    # PostgreSQL text can not hold NUL nor a lone surrogate (JSON can spell both), so bodies
+    # with one are refused up front (a clear 400 rather than a database error); stateless
+    # endpoints that only inspect text opt out.
     accepts_nul = False
 
     def initial(self, request, *args, **kwargs):
+        # config.middleware.RequestLimitsMiddleware refuses these first, with the same answer;
+        # this holds for a view reached some other way.
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if length.isdigit() and int(length) > settings.REQUEST_MAX_BYTES:
             raise RuleViolation(
                 "request_too_large",
-                f"The request body is over {MAX_BODY_BYTES // (1024 * 1024)} MB.",
+                f"The request body is over {settings.REQUEST_MAX_BYTES / 2**20:g} MB, the "
+                f"largest accepted (a schema may be up to {settings.SCHEMA_MAX_BYTES / 2**20:g} "
+                "MB, SCHEMA_MAX_BYTES).",
                 status=413,
             )
         super().initial(request, *args, **kwargs)
@@ -116,7 +123,11 @@ class ApiView(APIView):
         if not isinstance(data, dict):
             raise RuleViolation("invalid", "The request body must be a JSON object.")
         if not self.accepts_nul and _contains_nul(data):
-            raise RuleViolation("invalid", "Text may not contain NUL (\\u0000) characters.")
+            raise RuleViolation(
+                "invalid",
+                "Text may not contain NUL (\\u0000) characters or lone surrogates "
+                "(\\ud800-\\udfff, half of a UTF-16 pair).",
+            )
         return data
 
     def validated(self, serializer_class) -> dict:
@@ -138,9 +149,12 @@ class ApiView(APIView):
         return Response(data, status=status.HTTP_201_CREATED)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _contains_nul(value, depth: int = 0) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return "\x00" in value or _SURROGATE.search(value) is not None
     if depth > 100:  # JSON this deep is refused elsewhere; do not recurse without end
         return False
     if isinstance(value, dict):

@@ -1,94 +1,164 @@
-"""Login with throttling: repeated failures for one username, or from one address, are slowed
-down to a stop, with a clear message and a 429, before the password is even checked."""
+"""Login throttling with django-axes, and the pieces of it that stay ours.
 
+Every password check goes through `django.contrib.auth.authenticate()`, and axes' backend (first
+in AUTHENTICATION_BACKENDS) refuses it once a username, or an address, has failed
+LOGIN_MAX_FAILURES times within 15 minutes: /accounts/login/ and /admin/login/ share the
+counters, and any future login view is covered without doing anything. A refused login is a 429
+with a clear message and `Retry-After`.
+
+Counters are kept in PostgreSQL (axes' database handler, AccessAttempt rows), not the cache: the
+database is already shared by every web process, while the cache is per process unless CACHE_URL
+is set, so a cache-backed count would let an attacker spread guesses over processes; the rows
+are also visible to superusers in the admin and reset with `manage.py axes_reset_username`.
+
+What axes does not do, kept here:
+- an address gets ADDRESS_ALLOWANCE times the username's allowance (many people share an
+  office's NAT): axes has one limit for every lockout parameter (`ThrottleHandler.get_failures`);
+- a successful login clears that username's failures only. Axes' reset deletes every attempt
+  matching any lockout parameter, the address included, so an attacker logging into their own
+  account between guesses would reset the counter of the address they guess from
+  (`ThrottleHandler.reset_user_attempts`);
+- the client address behind the load balancer: with TRUSTED_PROXY_COUNT=N, the address N hops
+  from the right of X-Forwarded-For, the one the outermost trusted proxy saw (`client_address`).
+  axes delegates that to django-ipware; ten lines do not justify another dependency, and
+  REMOTE_ADDR alone is the balancer's address for everyone behind it;
+- the username counted as Django authenticates it (`counted_username`);
+- a non-staff account's correct password at /admin/login/ counts as a failure there.
+"""
+
+import logging
+import unicodedata
+from datetime import timedelta
+from ipaddress import ip_address
+
+from axes.backends import AxesBackend
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_parameters, get_client_username
+from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import user_login_failed
 from django.contrib.auth import views as auth_views
-from django.core.cache import cache
+from django.contrib.auth.forms import AuthenticationForm
+from django.db.models import Sum
 from django.template.response import TemplateResponse
-from django.views.decorators.cache import never_cache
 
-WINDOW_SECONDS = 15 * 60
+logger = logging.getLogger(__name__)
 
-
-def _keys(request) -> list[str]:
-    username = (request.POST.get("username") or "").strip().lower()[:150]
-    address = request.META.get("REMOTE_ADDR", "")
-    return [f"login-fail:user:{username}", f"login-fail:addr:{address}"]
-
-
+WINDOW = timedelta(minutes=15)
 # One address may be shared by many people (an office's NAT), so it gets more room.
 ADDRESS_ALLOWANCE = 5
 
 
-def _throttled(keys) -> bool:
-    user_key, address_key = keys
-    limit = settings.LOGIN_MAX_FAILURES
-    return cache.get(user_key, 0) >= limit or cache.get(address_key, 0) >= limit * ADDRESS_ALLOWANCE
+def failure_limit(request, credentials=None) -> int:
+    return settings.LOGIN_MAX_FAILURES
 
 
-def _record_failure(request) -> None:
-    for key in _keys(request):
-        cache.add(key, 0, WINDOW_SECONDS)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, WINDOW_SECONDS)
+def counted_username(request, credentials=None) -> str:
+    """AXES_USERNAME_CALLABLE: the username as the login form hands it to ModelBackend
+    (stripped, then NFKC: `ｇｉｎａ` is `gina`), also case-folded so `GINA` and `gina` share one
+    counter, and made storable (PostgreSQL text holds no NUL and no lone surrogate)."""
+    raw = (credentials or {}).get("username")
+    if raw is None:
+        raw = request.POST.get("username", "") if request is not None else ""
+    name = unicodedata.normalize("NFKC", str(raw).strip()).casefold()
+    name = name.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    return name[:150]
 
 
-def _forget_failures(request) -> None:
-    cache.delete_many(_keys(request)[:1])
+def client_address(request) -> str:
+    """AXES_CLIENT_IP_CALLABLE: the client as the deployment's trusted proxies saw it."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if len(forwarded) < hops:
+        return remote  # not through every proxy: the nearest peer is all we know
+    candidate = forwarded[-hops]
+    try:
+        return str(ip_address(candidate))
+    except ValueError:
+        logger.warning("X-Forwarded-For entry %r is not an address", candidate[:64])
+        return remote
 
 
-def _throttled_page(request, form, next_url: str) -> TemplateResponse:
-    return TemplateResponse(
+class ThrottleHandler(AxesDatabaseHandler):
+    """axes' database handler with a larger allowance per address and a reset per username."""
+
+    def get_failures(self, request, credentials=None) -> int:
+        username = get_client_username(request, credentials)
+        parameters = get_client_parameters(
+            username, request.axes_ip_address, request.axes_user_agent, request, credentials
+        )
+        counts = [0]
+        attempts_list = self.get_user_attempts(request, credentials)
+        for filters, attempts in zip(parameters, attempts_list, strict=True):
+            total = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+            counts.append(total if "username" in filters else total // ADDRESS_ALLOWANCE)
+        return max(counts)
+
+    def reset_user_attempts(self, request, credentials=None) -> int:
+        from axes.models import AccessAttempt
+
+        username = get_client_username(request, credentials)
+        count, _ = AccessAttempt.objects.filter(username=username).delete()
+        return count
+
+
+class LoginBackend(AxesBackend):
+    """axes' backend; an authenticate() call without a request (the test client's login(), a
+    script) is no web login and is left to ModelBackend."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """AXES_LOCKOUT_CALLABLE: the login page again, saying why, with 429 and Retry-After."""
+    admin = request.path.startswith("/admin/")
+    form_class = AdminLoginForm if admin else LoginForm
+    next_url = request.POST.get("next") or request.GET.get("next") or ("/admin/" if admin else "")
+    response = TemplateResponse(
         request,
         "registration/login.html",
-        {"form": form, "throttled": True, "next": next_url},
+        {"form": form_class(request), "throttled": True, "next": next_url},
         status=429,
-        headers={"Retry-After": str(WINDOW_SECONDS)},
+        headers={"Retry-After": str(int(WINDOW.total_seconds()))},
     )
+    return response.render()  # a middleware's answer: past the point responses are rendered
 
 
-class ThrottledLoginView(auth_views.LoginView):
-    def post(self, request, *args, **kwargs):
-        if _throttled(_keys(request)):
-            return _throttled_page(
-                request, self.get_form_class()(request), request.POST.get("next", "")
+def _storable(value: str) -> None:
+    """PostgreSQL text can not hold NUL or lone surrogates: refuse them as bad input, before
+    any lookup (a database error otherwise)."""
+    if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise forms.ValidationError("This field contains characters that are not allowed.")
+
+
+class _StorableCredentials:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("username", "password"):
+            self.fields[name].validators.append(_storable)
+
+
+class LoginForm(_StorableCredentials, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(_StorableCredentials, AdminAuthenticationForm):
+    def confirm_login_allowed(self, user):
+        if not user.is_staff:
+            # The right password of an account that may not use the admin: a failure here.
+            user_login_failed.send(
+                sender=__name__, credentials={"username": user.get_username()}, request=self.request
             )
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        _record_failure(self.request)
-        return super().form_invalid(form)
-
-    def form_valid(self, form):
-        _forget_failures(self.request)
-        return super().form_valid(form)
+        super().confirm_login_allowed(user)
 
 
-def throttle_admin_login(login):
-    """`login` (an AdminSite's login method) behind the same throttle and the same counters as
-    /accounts/login/, so guesses spread over the two pages add up. config/urls.py installs it
-    as `admin.site.login`."""
-
-    @never_cache
-    def throttled_login(request, extra_context=None):
-        from django.contrib.admin.forms import AdminAuthenticationForm
-
-        posted = request.method == "POST"
-        if posted and _throttled(_keys(request)):
-            return _throttled_page(
-                request, AdminAuthenticationForm(request), request.POST.get("next") or "/admin/"
-            )
-        response = login(request, extra_context)
-        if posted:
-            # The admin's LoginView redirects on success and re-renders the form on failure
-            # (a wrong password, or an account that is not staff).
-            if response.status_code == 200:
-                _record_failure(request)
-            elif request.user.is_authenticated:
-                _forget_failures(request)
-        return response
-
-    throttled_login.login_throttled = True
-    return throttled_login
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm

@@ -5,6 +5,7 @@ data in production (SECRET_KEY, FIELD_ENCRYPTION_KEYS) are required when DEBUG i
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -79,6 +80,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
+    "axes",
+    "csp",
     "workspaces",
     "gpts",
     "actions",
@@ -90,12 +93,18 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the body: too large a body, or text PostgreSQL can not store, is a
+    # 413/400 with a readable answer rather than Django's bare page or a 500.
+    "config.middleware.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a login axes refused into the 429 page (config/login.py).
+    "axes.middleware.AxesMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -141,7 +150,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+# Login throttling: django-axes, configured in config/login.py's terms (see its docstring).
+AUTHENTICATION_BACKENDS = [
+    "config.login.LoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+# Proxies in front of the web processes that append the client's address to X-Forwarded-For
+# (1 behind one load balancer); 0 trusts no header and counts REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_FAILURE_LIMIT = "config.login.failure_limit"  # LOGIN_MAX_FAILURES, read at each request
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "config.login.ThrottleHandler"
+AXES_USERNAME_CALLABLE = "config.login.counted_username"
+AXES_CLIENT_IP_CALLABLE = "config.login.client_address"
+AXES_LOCKOUT_CALLABLE = "config.login.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Every successful login would be a row forever; failures are what the throttle needs.
+AXES_DISABLE_ACCESS_LOG = True
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
@@ -172,13 +200,30 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp): scripts and styles from our own
+# static files only, no inline code, no plugins, not framed. `data:` images: Swagger UI's icons
+# are data URIs in its stylesheet. No form-action: the OAuth consent form's answer is a redirect
+# to the client's callback on another origin, which form-action would block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # ApiView lists its own; these hold for DRF views that are not ApiViews (the schema, docs).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "api.scopes.TokenScopeRequired",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -228,7 +273,16 @@ OAUTH2_PROVIDER = {
     if OAUTH_PROVIDER_ALLOW_HTTP_REDIRECTS
     else ["https"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("API_TOKEN_EXPIRE_SECONDS", 3600),
-    "SCOPES": {"read": "Read", "write": "Write", "todos": "Sandbox to-do list"},
+    "OAUTH2_VALIDATOR_CLASS": "config.oauth_server.Validator",
+    # What the consent page tells the person, scope by scope (api/scopes.py enforces them).
+    "SCOPES": {
+        "read": "Read your workspaces, GPTs, actions and connections",
+        "write": "Create, change and delete GPTs, actions and workspace settings (including "
+        "the domain policy) on your behalf, and run actions as you",
+        "mcp": "Use your GPTs' tools through the MCP endpoint as you",
+        "todos": "Read and change your sandbox to-do list (nothing else)",
+    },
+    "DEFAULT_SCOPES": ["read"],
 }
 
 # Celery: eager (in-process) unless a broker is configured.
@@ -277,6 +331,11 @@ OUTBOUND_ALLOW_PRIVATE = env_list("OUTBOUND_ALLOW_PRIVATE")
 OAUTH_TOKEN_TIMEOUT = env_int("OAUTH_TOKEN_TIMEOUT", 15)
 OAUTH_REFRESH_MARGIN_SECONDS = env_int("OAUTH_REFRESH_MARGIN_SECONDS", 60)
 SCHEMA_MAX_BYTES = env_int("SCHEMA_MAX_BYTES", 5 * 1024 * 1024)
+# The largest request body any page or endpoint reads: a schema of SCHEMA_MAX_BYTES still fits
+# once JSON-escaped or form-encoded (quotes, newlines and most punctuation grow to two or three
+# bytes). Larger bodies are refused with 413 before they are read (config/middleware.py).
+REQUEST_MAX_BYTES = 3 * SCHEMA_MAX_BYTES + 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 OAUTH_IDENTITY_PROVIDERS = env_list(
     "OAUTH_IDENTITY_PROVIDERS",
     "google.com,googleapis.com,microsoftonline.com,microsoft.com,adobe.com",
@@ -289,5 +348,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # urllib3's warnings quote request paths, and a path's query can carry an API key.
-    "loggers": {"urllib3": {"level": "ERROR"}},
+    # axes logs every login at INFO; its warnings (failures, lockouts) are what matters.
+    "loggers": {"urllib3": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }

@@ -139,7 +139,8 @@ def silent_server() -> socket.socket:
 
 
 class _FormParser(HTMLParser):
-    """The first form's action and its hidden inputs (what a browser would submit)."""
+    """The first form's action and its hidden inputs (what a browser would submit); on a page
+    with a <main>, the first form in it (the header's log-out form is not the page's form)."""
 
     def __init__(self):
         super().__init__()
@@ -150,6 +151,9 @@ class _FormParser(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if tag == "main":
+            self.fields, self.action, self._in_form, self._done = {}, None, False, False
+            return
         if self._done:
             return
         if tag == "form":

@@ -235,11 +235,20 @@ def test_members_cannot_change_actions(world, api, gpt):
     assert client.delete(f"/api/v1/actions/{action['id']}/").status_code == 403
 
 
-def test_oversized_body_is_413(world, api, gpt):
-    big = "x" * (7 * 1024 * 1024)
+def test_oversized_body_is_413(world, api, gpt, settings):
+    settings.REQUEST_MAX_BYTES = 1024 * 1024
+    big = "x" * (1024 * 1024)
     response = api(world["builder"]).post(actions_url(gpt), {"schema": big}, format="json")
     assert response.status_code == 413
     assert response.json()["code"] == "request_too_large"
+    assert "1 MB" in response.json()["detail"]
+
+
+def test_a_schema_over_its_limit_in_a_body_under_its_limit_is_a_400(world, api, gpt):
+    big = "x" * (7 * 1024 * 1024)  # the body fits (REQUEST_MAX_BYTES), the schema does not
+    response = api(world["builder"]).post(actions_url(gpt), {"schema": big}, format="json")
+    assert response.status_code == 400
+    assert "MB" in response.json()["detail"] or response.json().get("errors")
 
 
 def test_bearer_token_from_the_command(world, gpt):
