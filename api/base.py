@@ -35,8 +35,8 @@ class DepthLimitedJSONParser(JSONParser):
     RecursionError afterwards would still let each request drive the decoder to the
     interpreter's recursion limit, and where that limit is reached depends on how deep the
     stack already is. So the depth is measured first, without recursion and in time linear
-    in the body (already capped at settings.REQUEST_MAX_BYTES): see `_depth`. The limit is far below the
-    interpreter's, so the answer is the same in every thread and at every stack depth.
+    in the body (already capped at settings.REQUEST_MAX_BYTES): see `_depth`. The limit is far
+    below the interpreter's, so the answer is the same in every thread and at every stack depth.
     """
 
     max_depth = MAX_BODY_DEPTH
