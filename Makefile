@@ -50,6 +50,7 @@ browser-deps:
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Benchmarks print figures measured against a baseline in the same run (see bench/README.md).
 bench: venv

@@ -5,6 +5,7 @@ then saves it in one transaction, so a refused request leaves nothing half-writt
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -96,14 +97,14 @@ def check_schema(*, gpt: GPT, text: str, action: Action | None = None) -> Checke
             "pointer": "/servers/0/url",
         }
         raise RuleViolation("invalid_schema", problem["message"], errors=[problem])
-    longest = Action._meta.get_field("server_url").max_length
+    longest = Action._meta.get_field("server_url").max_length or 2000
     if len(verdict.servers[0]) > longest:
         problem = {
             "message": f"The schema's server URL is over {longest} characters.",
             "pointer": "/servers/0/url",
         }
         raise RuleViolation("invalid_schema", problem["message"], errors=[problem])
-    others = gpt.actions.exclude(pk=action.pk if action else None)
+    others = gpt.actions.exclude(pk=action.pk) if action and action.pk else gpt.actions.all()
     if others.filter(domain=domain).exists():
         raise RuleViolation(
             "duplicate_domain",
@@ -195,7 +196,7 @@ def action_update(
     )
 
 
-def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, creating) -> Action:
+def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, creating) -> Action:  # noqa: C901 - the whole save validated before anything is written, in one place
     gpt = action.gpt
     before_auth = None if creating else auth_snapshot(action)
     before_grant = None if creating else grant_snapshot(action)
@@ -221,6 +222,7 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
         oauth_urls_match_server(auth_snapshot(action), server_host)
 
     if auth_values is not None or checked is not None:
+        operations: Any
         if checked is not None:
             operations = checked.verdict.operations
         elif schema is None and action.pk is not None:
@@ -252,8 +254,8 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
             setattr(action, field, value)
     if schema is not None:
         action.schema = schema
-        action.domain = checked.domain if checked else ""
-        action.schema_format = checked.verdict.format if checked else ""
+        action.domain = (checked.domain or "") if checked else ""
+        action.schema_format = (checked.verdict.format or "") if checked else ""
         action.openapi_version = (checked.verdict.openapi_version or "") if checked else ""
         action.errors = []
         action.warnings = [p.as_dict() for p in checked.verdict.warnings] if checked else []

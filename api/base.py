@@ -3,12 +3,14 @@ and output through serializers, pagination."""
 
 import codecs
 import re
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import JSONParser, get_encoding
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.utils import json  # DRF's own: strict_constant, as its JSONParser
@@ -17,6 +19,7 @@ from rest_framework.views import APIView
 from api.permissions import RolePermission
 from api.scopes import TokenScopeRequired
 from kernel.errors import RuleViolation
+from workspaces.selectors import Access
 
 # No request of this API nests deeper than a run's arguments, which follow an operation's
 # schema; the schema engine refuses documents nested deeper than 64 levels.
@@ -52,7 +55,8 @@ class DepthLimitedJSONParser(JSONParser):
                 code="invalid",
             )
         try:
-            text = codecs.decode(raw, get_encoding(parser_context))
+            encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+            text = codecs.decode(raw, encoding)
             parse_constant = json.strict_constant if self.strict else None
             return json.loads(text, parse_constant=parse_constant)
         except (ValueError, LookupError, RecursionError) as exc:
@@ -95,7 +99,8 @@ class ApiView(APIView):
     # The role layer (api/permissions.py): the selector that resolves the view's object for the
     # caller, what each method needs beyond the defaults, and the sentence of a refusal. The
     # resolved Access is `self.access` in the handlers.
-    access_selector = None
+    access_selector: Callable[..., Access[Any]] | None = None
+    access: Access[Any]
     access_needs: dict[str, str] = {}
     access_denied = "Your role in this workspace does not allow this."
     # PostgreSQL text can not hold NUL nor a lone surrogate (JSON can spell both), so bodies
@@ -139,7 +144,7 @@ class ApiView(APIView):
 
     def paginated(self, queryset, serializer_class, **context):
         paginator = Pagination()
-        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        page: list[Any] | None = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(
             serializer_class(page, many=True, context=context).data
         )

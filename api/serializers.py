@@ -7,6 +7,8 @@ DRF's CharField turns numbers into text and its BooleanField reads "yes" as true
 promises `"name": string` must refuse `5`, so inputs use the strict fields below.
 """
 
+from typing import Any
+
 from django.core.validators import ProhibitNullCharactersValidator
 from django.urls import reverse
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
@@ -105,7 +107,7 @@ class GPTSerializer(serializers.Serializer):
     model = serializers.CharField()
     visibility = serializers.ChoiceField(choices=Visibility.values)
     apps = serializers.ListField(child=serializers.CharField())
-    actions = serializers.PrimaryKeyRelatedField(
+    actions: serializers.Field = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True, pk_field=serializers.IntegerField()
     )
 
@@ -125,7 +127,7 @@ class GPTInputSerializer(serializers.Serializer):
 
 class ModelSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a contract field, not Field.label
     supports_actions = serializers.BooleanField()
     pro = serializers.BooleanField()
 
@@ -248,12 +250,12 @@ class ActionSerializer(serializers.Serializer):
     schema = serializers.CharField()
     privacy_policy_url = serializers.CharField()
     operations = OperationSerializer(many=True)
-    errors = serializers.SerializerMethodField()
+    errors = serializers.SerializerMethodField()  # type: ignore[assignment]  # contract field
     warnings = ProblemSerializer(many=True)
     callback_url = serializers.SerializerMethodField()
 
     @extend_schema_field(ProblemSerializer(many=True))
-    def get_errors(self, action: Action) -> list:
+    def get_errors(self, action: Action) -> Any:
         live = self.context.get("policy_errors", {}).get(action.pk, [])
         return ProblemSerializer([*action.errors, *live], many=True).data
 
@@ -298,7 +300,7 @@ class VerdictSerializer(serializers.Serializer):
     openapi_version = serializers.CharField(allow_null=True)
     servers = serializers.ListField(child=serializers.CharField())
     operations = DetectedOperationSerializer(many=True)
-    errors = ProblemSerializer(many=True)
+    errors = ProblemSerializer(many=True)  # type: ignore[assignment]  # contract field
     warnings = ProblemSerializer(many=True)
 
 

@@ -30,6 +30,7 @@ import logging
 import unicodedata
 from datetime import timedelta
 from ipaddress import ip_address
+from typing import TYPE_CHECKING
 
 from axes.backends import AxesBackend
 from axes.handlers.database import AxesDatabaseHandler
@@ -139,7 +140,13 @@ def _storable(value: str) -> None:
         raise forms.ValidationError("This field contains characters that are not allowed.")
 
 
-class _StorableCredentials:
+if TYPE_CHECKING:  # mixed into the two login forms below
+    _FormBase = forms.Form
+else:
+    _FormBase = object
+
+
+class _StorableCredentials(_FormBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("username", "password"):

@@ -6,6 +6,8 @@ rule's message next to the field it names. Reads go through the tenant-scoped se
 of another workspace is a 404 here as everywhere.
 """
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -147,7 +149,9 @@ def action_rows(gpt: GPT) -> list:
     Two queries whatever the number of actions: the actions (operations counted in SQL) and,
     when the workspace restricts domains, its allowlist.
     """
-    actions = list(gpt.actions.annotate(operation_count=Count("operations")).order_by("id"))
+    actions: list[Any] = list(
+        gpt.actions.annotate(operation_count=Count("operations")).order_by("id")
+    )  # each gets a `problem` for the template
     blocked = actions_blocked_by_policy(workspace=gpt.workspace, actions=actions) if actions else {}
     for action in actions:
         action.problem = ""

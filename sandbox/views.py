@@ -113,7 +113,7 @@ def _json_body(request) -> tuple[dict | None, JsonResponse | None]:
 
 
 def _clean_fields(data: dict, *, partial: bool) -> tuple[dict, JsonResponse | None]:
-    fields = {}
+    fields: dict[str, str | bool] = {}
     if "title" in data or not partial:
         title = data.get("title")
         if not isinstance(title, str) or not title.strip() or len(title.strip()) > 200:
@@ -141,7 +141,7 @@ def todo_list(request):
     data, problem = _json_body(request)
     if problem:
         return problem
-    fields, problem = _clean_fields(data, partial=False)
+    fields, problem = _clean_fields(data or {}, partial=False)
     if problem:
         return problem
     if todos.count() >= MAX_ITEMS_PER_USER:
@@ -167,7 +167,7 @@ def todo_detail(request, todo_id: int):
     data, problem = _json_body(request)
     if problem:
         return problem
-    fields, problem = _clean_fields(data, partial=True)
+    fields, problem = _clean_fields(data or {}, partial=True)
     if problem:
         return problem
     for name, value in fields.items():

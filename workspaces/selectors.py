@@ -8,15 +8,16 @@ decides from it. No view reads memberships itself.
 """
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from workspaces.models import ADMIN_ROLES, BUILDER_ROLES, Membership, Workspace
 
 T = TypeVar("T")
+# request.user: a User, or AnonymousUser (every selector checks is_authenticated first).
+UserLike = Any
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Access(Generic[T]):
         return self.role in ADMIN_ROLES
 
 
-def role_subquery(*, user: AbstractBaseUser, workspace_ref: str = "workspace_id") -> Subquery:
+def role_subquery(*, user: UserLike, workspace_ref: str = "workspace_id") -> Subquery:
     """The user's role in the workspace of each row, for `.annotate(caller_role=...)`: the
     object and the caller's role then come back in one query."""
     return Subquery(
@@ -48,14 +49,14 @@ def role_subquery(*, user: AbstractBaseUser, workspace_ref: str = "workspace_id"
     )
 
 
-def workspace_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Workspace]:
+def workspace_list_for_user(*, user: UserLike) -> QuerySet[Workspace]:
     """Workspaces the user belongs to."""
     if not user.is_authenticated:
         return Workspace.objects.none()
     return Workspace.objects.filter(memberships__user=user)
 
 
-def workspace_list_for_member(*, user: AbstractBaseUser) -> QuerySet[Workspace]:
+def workspace_list_for_member(*, user: UserLike) -> QuerySet[Workspace]:
     """The user's workspaces by name, each with the user's role as `caller_role`."""
     return (
         workspace_list_for_user(user=user)
@@ -64,7 +65,7 @@ def workspace_list_for_member(*, user: AbstractBaseUser) -> QuerySet[Workspace]:
     )
 
 
-def membership_list_for_user(*, user: AbstractBaseUser, roles=None) -> list[Membership]:
+def membership_list_for_user(*, user: UserLike, roles=None) -> list[Membership]:
     """The user's memberships with their workspaces, by workspace name; only those with one of
     `roles` when given."""
     if not user.is_authenticated:
@@ -75,7 +76,7 @@ def membership_list_for_user(*, user: AbstractBaseUser, roles=None) -> list[Memb
     return list(memberships.order_by("workspace__name", "workspace_id"))
 
 
-def workspace_ids_for_user(*, user: AbstractBaseUser, roles=None) -> QuerySet:
+def workspace_ids_for_user(*, user: UserLike, roles=None) -> QuerySet:
     """Ids of the user's workspaces, optionally only those where the user has one of `roles`.
 
     Returned as a subquery-ready queryset so callers filter with `workspace_id__in=`.
@@ -88,12 +89,12 @@ def workspace_ids_for_user(*, user: AbstractBaseUser, roles=None) -> QuerySet:
     return memberships.values("workspace_id")
 
 
-def admin_workspace_ids(*, user: AbstractBaseUser) -> QuerySet:
+def admin_workspace_ids(*, user: UserLike) -> QuerySet:
     """Workspaces whose admin site the user may manage (owner or admin role)."""
     return workspace_ids_for_user(user=user, roles=ADMIN_ROLES)
 
 
-def membership_get(*, workspace: Workspace, user: AbstractBaseUser) -> Membership:
+def membership_get(*, workspace: Workspace, user: UserLike) -> Membership:
     """The user's membership of `workspace`, or 404 when the user is not a member."""
     if not user.is_authenticated:
         raise Http404("No such workspace.")
@@ -103,7 +104,7 @@ def membership_get(*, workspace: Workspace, user: AbstractBaseUser) -> Membershi
         raise Http404("No such workspace.") from None
 
 
-def workspace_get_for_member(*, slug: str, user: AbstractBaseUser) -> tuple[Workspace, Membership]:
+def workspace_get_for_member(*, slug: str, user: UserLike) -> tuple[Workspace, Membership]:
     """The workspace with `slug` and the user's membership, or 404 for strangers."""
     membership = (
         Membership.objects.select_related("workspace")
@@ -115,13 +116,13 @@ def workspace_get_for_member(*, slug: str, user: AbstractBaseUser) -> tuple[Work
     return membership.workspace, membership
 
 
-def workspace_access_for_member(*, slug: str, user: AbstractBaseUser) -> Access[Workspace]:
+def workspace_access_for_member(*, slug: str, user: UserLike) -> Access[Workspace]:
     """The workspace with `slug` (as `workspace_list_for_member` shows it) and the caller's
     role; admins and owners change its settings. 404 for strangers."""
     workspace = workspace_list_for_member(user=user).filter(slug=slug).first()
     if workspace is None:
         raise Http404("No such workspace.")
-    role = workspace.caller_role
+    role = workspace.caller_role  # type: ignore[attr-defined]  # annotated by the list query
     return Access(obj=workspace, role=role, can_edit=role in ADMIN_ROLES)
 
 

@@ -6,6 +6,8 @@ sentence the user can act on; nothing here lets a provider's or a user's input r
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -93,7 +95,7 @@ def callback(request: HttpRequest, gpt_id: int) -> HttpResponse:
 @login_required
 def connections(request: HttpRequest) -> HttpResponse:
     """GET /me/connections/: the user's OAuth connections and remembered approvals."""
-    connections = list(connection_list_for_user(user=request.user))
+    connections: list[Any] = list(connection_list_for_user(user=request.user))
     for connection in connections:
         connection.action_title = action_title(connection.action)
     return render(

@@ -297,6 +297,7 @@ def _core(text_or_parsed: Any) -> _Core:
     resolver = LocalResolver(document)
     problems.extend(ref_problems(document, resolver, parsed.refs))
     try:
+        assert version is not None  # detect_version gives a version or a problem (above)
         spec = spec_problems(document, version, resolver)
     except RecursionError:
         spec = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # CPython, not in stubs
 
 import yaml
 from yaml.events import (
@@ -230,7 +230,7 @@ def _walk_yaml(loader, trie: _Trie, found: dict) -> None:  # noqa: C901 - one ev
                 _skip(get)
             continue
         else:
-            token = frame.key if frame.is_map else str(frame.index)
+            token = str(frame.key) if frame.is_map else str(frame.index)  # a key is set here
             path = (*frame.path, token)
             child = frame.trie.get(token) if frame.trie else None
             if child is not None and not frame.is_map:

@@ -51,7 +51,7 @@ import threading
 from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # CPython, not in stubs
 from typing import Any
 
 from actions.openapi import parsing

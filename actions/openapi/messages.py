@@ -63,7 +63,7 @@ def _names(names: Any) -> str:
     return quoted + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
-def sentence(keyword: str, details: dict, instance: Any, fallback: str) -> str:
+def sentence(keyword: str, details: dict, instance: Any, fallback: str) -> str:  # noqa: C901 - one wording per JSON Schema keyword, read as a table
     """The sentence for one failed keyword (shared by both validators)."""
     if keyword == "required":
         return f"The required field '{details.get('property')}' is missing."

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from yaml.events import (
@@ -90,7 +90,9 @@ if _CSafeLoader is not None:
     class _CLoader(_CSafeLoader):  # type: ignore[misc,valid-type]
         """libyaml's parser; our builder does the composing (see module docstring)."""
 
-        yaml_implicit_resolvers = _without_timestamps(_CSafeLoader.yaml_implicit_resolvers)
+        yaml_implicit_resolvers = _without_timestamps(
+            _CSafeLoader.yaml_implicit_resolvers  # type: ignore[union-attr]  # the branch checked it
+        )
 
 else:  # pragma: no cover - PyYAML built without libyaml
     _CLoader = None  # type: ignore[assignment,misc]
@@ -149,6 +151,7 @@ class ParsedDocument:
         that need the slow way (through an alias or a merge key)."""
         from actions.openapi.problems import split_pointer
 
+        assert self.marks is not None  # the caller checked it
         rest = []
         for pointer in pointers:
             node: Any = self.document
@@ -237,7 +240,9 @@ def max_bytes_default() -> int:
     return DEFAULT_MAX_BYTES
 
 
-def _fail(message: str, code: str, line: int | None = None, column: int | None = None):
+def _fail(
+    message: str, code: str, line: int | None = None, column: int | None = None
+) -> NoReturn:
     raise SchemaParseError([Problem(message, "", line, column, code=code)])
 
 
@@ -654,7 +659,7 @@ class _YamlBuilder:
                 if extra is not None:
                     if extra.merges:
                         node = _merged(node, extra.merges)
-                        marks = None  # keys no longer line up with the text
+                        marks = None  # type: ignore[assignment]  # keys no longer line up
                     if extra.anchor is not None:
                         self.open_anchors.discard(extra.anchor)
                         self.anchors[extra.anchor] = node
@@ -915,7 +920,7 @@ def _refusal(message: str, event, code: str = "parse_error") -> _Refusal:
 
 
 def _parse_yaml(text: str, max_expansion: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
-    loaders = [(_CLoader, False)] if _CLoader is not None else []
+    loaders: list[tuple[type, bool]] = [(_CLoader, False)] if _CLoader is not None else []
     loaders.append((_PyLoader, True))
     for loader_cls, fix_surrogates in loaders:
         builder = _YamlBuilder(loader_cls, text, fix_surrogates, max_expansion)

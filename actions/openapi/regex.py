@@ -181,7 +181,7 @@ def _is_valid(errors) -> bool:
     return next(errors, None) is None
 
 
-def _evaluated_keys(validator, instance: dict, schema: Any) -> list:
+def _evaluated_keys(validator, instance: dict, schema: Any) -> list:  # noqa: C901 - mirrors jsonschema's own keyword-by-keyword rules
     """jsonschema's `find_evaluated_property_keys_by_schema`, with RE2 for patterns."""
     if validator.is_type(schema, "boolean") or type(schema) is not dict:
         return []
@@ -196,7 +196,7 @@ def _evaluated_keys(validator, instance: dict, schema: Any) -> list:
                 resolved.contents,
             )
     properties = schema.get("properties")
-    if validator.is_type(properties, "object"):
+    if isinstance(properties, dict) and validator.is_type(properties, "object"):
         keys += properties.keys() & instance.keys()
     for keyword in ("additionalProperties", "unevaluatedProperties"):
         if (subschema := schema.get(keyword)) is None:

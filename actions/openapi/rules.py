@@ -41,7 +41,8 @@ def server_urls(document: dict) -> list[str]:
 
 def _expand_variables(server: dict) -> tuple[str, list[str]]:
     """The URL with defaults substituted, and the names of variables without a default."""
-    variables = server.get("variables") if isinstance(server.get("variables"), dict) else {}
+    declared = server.get("variables")
+    variables: dict = declared if isinstance(declared, dict) else {}
     missing: list[str] = []
 
     def substitute(match: re.Match) -> str:

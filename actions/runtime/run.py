@@ -181,7 +181,7 @@ def _policy_check(action: Action, host: str) -> None:
     domain_check(workspace=action.workspace, host=host)
 
 
-def operation_run(*, action: Action, operation_id: str, arguments: Any, consent: Any, user) -> dict:
+def operation_run(*, action: Action, operation_id: str, arguments: Any, consent: Any, user) -> dict:  # noqa: C901 - the runtime pipeline, its steps in the order DESIGN.md names them
     """Run `operation_id` of `action` for `user` (a member who may see the action's GPT).
 
     Returns the 200 body of the run endpoint; refusals raise RuleViolation with the contract's

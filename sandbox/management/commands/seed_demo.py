@@ -68,10 +68,14 @@ class Command(BaseCommand):
                 )
                 workspace = workspace_create(name=name, slug=slug, plan=plan, creator=owner)
             workspaces[slug] = workspace
-        for username, _password, slug, role, _staff in PEOPLE:
+        for username, _password, where, role, _staff in PEOPLE:
             user = users[username]
-            if slug and not Membership.objects.filter(workspace__slug=slug, user=user).exists():
-                membership_add(workspace=workspaces[slug], user=user, role=role, actor=None)
+            if (
+                where
+                and role
+                and not Membership.objects.filter(workspace=workspaces[where], user=user).exists()
+            ):
+                membership_add(workspace=workspaces[where], user=user, role=role, actor=None)
         alice = users["alice"]
         gpt = self._gpt(
             workspaces["acme"],
