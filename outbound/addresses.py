@@ -282,17 +282,6 @@ class Allowlist:
         """Is `host:port` listed literally? (Metadata host names need exactly that.)"""
         return (host, port) in self.pairs
 
-    def allows_literal(self, host: str, port: int) -> bool:
-        """Decide from the strings alone, without resolving `host`: listed as `host:port`, or
-        an IP literal inside a listed range."""
-        try:
-            ip = parse_ip_literal(host)
-        except ValueError:
-            return False
-        if ip is None:
-            return (host, port) in self.pairs
-        return self.allows(ip, port, str(ip))
-
 
 def _parse_entry(entry: str) -> tuple[str, int] | IPNetwork | None:
     entry = entry.strip().lower()

@@ -10,7 +10,6 @@ message for every host: both go through `workspaces.domains.policy_refusal`.
 
 from workspaces.domains import (
     NO_DOMAINS_ALLOWED,
-    DomainNotAllowed,
     DomainPolicy,
     candidate_patterns,
     policy_refusal,
@@ -20,7 +19,6 @@ from workspaces.models import AllowedDomain, Workspace
 __all__ = [
     "NO_DOMAINS_ALLOWED",
     "candidate_patterns",
-    "domain_allowed",
     "domain_check",
     "domain_policy_snapshot",
     "policy_restricts",
@@ -43,14 +41,6 @@ def domain_check(*, workspace: Workspace, host: str) -> None:
     )
     if refusal is not None:
         raise refusal
-
-
-def domain_allowed(*, workspace: Workspace, host: str) -> bool:
-    try:
-        domain_check(workspace=workspace, host=host)
-    except DomainNotAllowed:
-        return False
-    return True
 
 
 def domain_policy_snapshot(*, workspace: Workspace) -> DomainPolicy:

@@ -62,10 +62,6 @@ def compile_linear(pattern: str) -> Any | None:
     return None if found is _UNSUPPORTED else found
 
 
-def is_checkable(pattern: Any) -> bool:
-    return isinstance(pattern, str) and compile_linear(pattern) is not None
-
-
 def search(pattern: str, text: str) -> bool | None:
     """Does `pattern` match somewhere in `text`? None: RE2 can not run the pattern."""
     program = compile_linear(pattern)
