@@ -45,11 +45,12 @@ def add_error_responses(result, generator, request, public):
         for method, operation in path_item.items():
             if method not in HTTP_METHODS:
                 continue
-            statuses = ["401", "403"]
+            # Every request's path and query string are checked (NUL, lone surrogates: 400).
+            statuses = ["400", "401", "403"]
             if any(p.get("in") == "path" for p in operation.get("parameters", [])):
                 statuses.append("404")
             if "requestBody" in operation:
-                statuses += ["400", "413", "415"]
+                statuses += ["413", "415"]
             responses = operation.setdefault("responses", {})
             for status in sorted(statuses):
                 responses.setdefault(status, _error_response(status))

@@ -276,8 +276,11 @@ def test_a_schema_of_the_documented_size_is_accepted_everywhere(world, owner, se
 def test_over_the_limit_is_a_json_413_naming_it_under_the_api(world, owner, settings):
     settings.REQUEST_MAX_BYTES = 100_000
     body = json.dumps({"schema": "x" * 100_001})
-    for path in ("/api/v1/schema/validate", f"/api/v1/actions/{world.a.action.pk}/"):
-        response = owner.post(path, body, content_type="application/json")
+    for method, path in (
+        ("post", "/api/v1/schema/validate"),
+        ("patch", f"/api/v1/actions/{world.a.action.pk}/"),
+    ):
+        response = getattr(owner, method)(path, body, content_type="application/json")
         assert response.status_code == 413
         assert response.json()["code"] == "request_too_large"
         assert "0.0953674 MB" in response.json()["detail"]
