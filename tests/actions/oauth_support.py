@@ -19,7 +19,7 @@ from pytest_httpserver import HTTPServer
 
 from actions.models import Action, AuthType, TokenExchangeMethod
 from api.serializers import callback_url
-from sandbox.openapi import todo_openapi_text
+from sandbox.openapi import todo_openapi_document, todo_openapi_text
 from tests.factories import PASSWORD, add_member, make_gpt, make_workspace
 from workspaces.models import Role
 
@@ -81,6 +81,9 @@ def sandbox_world(
         schema=todo_openapi_text(provider),
         schema_format="json",
         openapi_version="3.1.0",
+        # What save stores for the read paths (the rows are written directly here).
+        server_url=todo_openapi_document(provider)["servers"][0]["url"],
+        title=todo_openapi_document(provider)["info"]["title"],
         auth_type=AuthType.OAUTH,
         oauth_client_id=application.client_id,
         oauth_client_secret=secret,
@@ -241,7 +244,6 @@ def add_operations(world: World) -> None:
     """The action's operations as the schema engine would detect them (rows written directly,
     so this test does not depend on the engine)."""
     from actions.models import Operation
-    from sandbox.openapi import todo_openapi_document
 
     document = todo_openapi_document(world.provider)
     for path, item in document["paths"].items():
