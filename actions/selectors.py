@@ -5,6 +5,8 @@ from django.http import Http404
 
 from actions.models import Action, Consent, Operation, SchemaImport
 from gpts.selectors import gpt_list_for_user
+from workspaces.domains import DomainNotAllowed
+from workspaces.policy import domain_policy_snapshot
 
 
 def action_list_for_user(*, user):
@@ -51,3 +53,25 @@ def consent_get_for_user(*, consent_id, user) -> Consent:
         return consent_list_for_user(user=user).get(pk=consent_id)
     except (Consent.DoesNotExist, ValueError, TypeError):
         raise Http404("No such approval.") from None
+
+
+def gpt_callable_actions(*, gpt) -> list[Action]:
+    """The GPT's actions a call could reach now: a valid schema and a domain the workspace's
+    policy allows (a GPT stays usable without the others, DESIGN.md §2). Operations are
+    prefetched in order: this is what the tool export and the chat loop offer a model."""
+    actions = list(
+        gpt.actions.select_related("gpt", "workspace")
+        .prefetch_related(Prefetch("operations", queryset=Operation.objects.order_by("id")))
+        .order_by("id")
+    )
+    policy = domain_policy_snapshot(workspace=gpt.workspace)
+    usable = []
+    for action in actions:
+        if not action.is_valid or not action.domain:
+            continue
+        try:
+            policy.check(action.domain)
+        except DomainNotAllowed:
+            continue
+        usable.append(action)
+    return usable

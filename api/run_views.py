@@ -5,7 +5,6 @@ workspaces), call the runtime, shape the reply. The runtime's refusals are RuleV
 the API's exception handler turns into `{"code", "detail", ...}` with their status.
 """
 
-from django.db.models import Prefetch
 from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
@@ -15,18 +14,17 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from actions.models import Action, Consent, Operation
+from actions.models import Consent
 from actions.runtime.run import CONSENT_CHOICES, consent_revoke, operation_run
 from actions.runtime.tools import gpt_tools
 from actions.selectors import (
     action_get_for_member,
     consent_get_for_user,
     consent_list_for_user,
+    gpt_callable_actions,
 )
 from api.base import ApiView, Pagination
 from gpts.selectors import gpt_get_for_member
-from workspaces.domains import DomainNotAllowed
-from workspaces.policy import domain_policy_snapshot
 
 RunRequest = inline_serializer(
     "RunRequest",
@@ -138,27 +136,6 @@ ToolDefinition = inline_serializer(
 )
 
 
-def _callable_actions(gpt) -> list[Action]:
-    """The GPT's actions a call could reach now: a valid schema and a domain the workspace's
-    policy allows (a GPT stays usable without the others, DESIGN.md §2)."""
-    actions = list(
-        gpt.actions.prefetch_related(
-            Prefetch("operations", queryset=Operation.objects.order_by("id"))
-        ).order_by("id")
-    )
-    policy = domain_policy_snapshot(workspace=gpt.workspace)
-    usable = []
-    for action in actions:
-        if not action.is_valid or not action.domain:
-            continue
-        try:
-            policy.check(action.domain)
-        except DomainNotAllowed:
-            continue
-        usable.append(action)
-    return usable
-
-
 class GPTToolsView(ApiView):
     """GET /api/v1/gpts/{id}/tools/: what an assistant API needs to call the GPT's actions."""
 
@@ -168,7 +145,7 @@ class GPTToolsView(ApiView):
     )
     def get(self, request, gpt_id):
         gpt = gpt_get_for_member(gpt_id=gpt_id, user=request.user)
-        return Response(gpt_tools(actions=_callable_actions(gpt)))
+        return Response(gpt_tools(actions=gpt_callable_actions(gpt=gpt)))
 
 
 class ConsentSerializer(serializers.Serializer):

@@ -46,6 +46,9 @@ class GPTSerializer(serializers.Serializer):
         choices=["only_me", "workspace", "link", "store"], required=False
     )
     apps = serializers.ListField(child=serializers.CharField(), required=False)
+    conversation_starters = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, max_length=8
+    )
     actions = serializers.ListField(child=serializers.IntegerField(), read_only=True)
 
 
@@ -59,6 +62,7 @@ def gpt_data(gpt) -> dict:
         "model": gpt.model,
         "visibility": gpt.visibility,
         "apps": gpt.apps,
+        "conversation_starters": gpt.conversation_starters,
         "actions": [action.pk for action in gpt.actions.all()],
     }
 

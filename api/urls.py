@@ -22,6 +22,7 @@ urlpatterns = [
     path("schema/format", views.SchemaFormatView.as_view(), name="schema-format"),
     path("", include("api.me_urls")),
     path("", include("api.run_urls")),
+    path("", include("api.chat_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="openapi"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:openapi"), name="docs"),
 ]

@@ -17,6 +17,7 @@ from api import serializers as out
 from api.base import ApiView, Pagination
 from gpts.catalogue import models_for
 from gpts.selectors import can_edit_gpt, gpt_get_for_member, gpt_list_for_user
+from gpts.services import EDITABLE_FIELDS as GPT_EDITABLE_FIELDS
 from gpts.services import gpt_create, gpt_delete, gpt_update
 from kernel.errors import RuleViolation
 from workspaces.domains import DomainNotAllowed
@@ -159,11 +160,7 @@ class GPTListView(ApiView):
     def post(self, request, slug):
         workspace, _ = workspace_get_for_member(slug=slug, user=request.user)
         body = self.body()
-        fields = {
-            key: body[key]
-            for key in ("name", "description", "instructions", "model", "visibility", "apps")
-            if key in body
-        }
+        fields = {key: body[key] for key in GPT_EDITABLE_FIELDS if key in body}
         if "name" not in fields:
             raise RuleViolation("invalid", "Give the GPT a name.", field="name")
         gpt = gpt_create(workspace=workspace, acting_user=request.user, **fields)
@@ -191,11 +188,7 @@ class GPTDetailView(ApiView):
     def patch(self, request, gpt_id):
         gpt = self.editable_gpt(request, gpt_id)
         body = self.body()
-        fields = {
-            key: body[key]
-            for key in ("name", "description", "instructions", "model", "visibility", "apps")
-            if key in body
-        }
+        fields = {key: body[key] for key in GPT_EDITABLE_FIELDS if key in body}
         gpt = gpt_update(gpt=gpt, acting_user=request.user, **fields)
         return Response(out.gpt_data(gpt_queryset(request.user).get(pk=gpt.pk)))
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("sandbox/", include("sandbox.urls")),
     path("", include("actions.oauth.urls")),
+    path("", include("chat.urls")),
     path("healthz", views.healthz, name="healthz"),
 ]
 handler404 = "config.views.not_found"

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from gpts.catalogue import DEFAULT_MODEL, MODELS_BY_KEY, models_for
+from gpts.catalogue import MODELS_BY_KEY, default_model, models_for
 from gpts.models import GPT, Visibility
 from gpts.selectors import can_edit_gpt, gpt_get_for_member, gpt_list_for_user, role_in
 from gpts.services import gpt_create, gpt_update
@@ -25,7 +25,7 @@ from workspaces.domains import DomainNotAllowed
 from workspaces.models import BUILDER_ROLES, Membership
 from workspaces.policy import domain_policy_snapshot
 
-GPT_FIELDS = ("name", "description", "instructions", "model", "visibility")
+GPT_FIELDS = ("name", "description", "instructions", "model", "visibility", "conversation_starters")
 GPTS_PER_PAGE = 50
 
 
@@ -59,7 +59,11 @@ def model_choices(*, has_actions: bool, current: str) -> list[dict]:
 
 def posted_fields(request: HttpRequest) -> dict[str, str]:
     """The GPT fields present in the POST body: an absent field is left unchanged."""
-    return {field: request.POST[field] for field in GPT_FIELDS if field in request.POST}
+    fields = {field: request.POST[field] for field in GPT_FIELDS if field in request.POST}
+    if "conversation_starters" in fields:
+        # One starter per line in the form; the service drops blank lines.
+        fields["conversation_starters"] = fields["conversation_starters"].splitlines()
+    return fields
 
 
 @login_required
@@ -102,8 +106,9 @@ def gpt_new(request: HttpRequest) -> HttpResponse:
         "name": "",
         "description": "",
         "instructions": "",
-        "model": DEFAULT_MODEL,
+        "model": default_model(),
         "visibility": Visibility.ONLY_ME,
+        "conversation_starters": [],
         "workspace": workspaces[0].slug,
     }
     errors: dict[str, str] = {}
@@ -200,6 +205,7 @@ def gpt_detail(request: HttpRequest, gpt_id: int) -> HttpResponse:
             "visibilities": Visibility.choices,
             "actions": actions,
             "new_action_url": reverse("editor:action-new", args=[gpt.pk]),
+            "preview_url": reverse("editor:gpt-preview", args=[gpt.pk]),
         },
         status=400 if errors else 200,
     )
