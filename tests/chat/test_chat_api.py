@@ -190,10 +190,14 @@ def test_at_most_ten_tool_rounds(world, script, api, provider):
         (lambda s: s.status(429, headers={"Retry-After": "7"}), "retry after 7"),
         (lambda s: s.status(500), "failed (HTTP 500)"),
         (lambda s: s.status(503), "failed (HTTP 503)"),
-        (lambda s: s.status(401, json.dumps({"error": {"message": f"bad key {LLM_KEY}"}})),
-         "LLM_API_KEY"),
-        (lambda s: s.status(400, json.dumps({"error": {"message": f"echo {LLM_KEY}"}})),
-         "refused the request (HTTP 400)"),
+        (
+            lambda s: s.status(401, json.dumps({"error": {"message": f"bad key {LLM_KEY}"}})),
+            "LLM_API_KEY",
+        ),
+        (
+            lambda s: s.status(400, json.dumps({"error": {"message": f"echo {LLM_KEY}"}})),
+            "refused the request (HTTP 400)",
+        ),
         (lambda s: s.garbage(), "not a chat completion"),
         (lambda s: s.garbage('{"choices": "nope"}'), "not a chat completion"),
         (lambda s: s.sleep(3), "did not answer within 1 seconds"),
@@ -324,8 +328,13 @@ def test_hostile_input(world, script):
     client = client_for(world["member"])
     cid = start(client, world["gpt"])
     base = f"/api/v1/conversations/{cid}"
-    for bad in ({}, {"content": ""}, {"content": 5}, {"content": "x" * 20_001},
-                {"content": "nul\x00"}):
+    for bad in (
+        {},
+        {"content": ""},
+        {"content": 5},
+        {"content": "x" * 20_001},
+        {"content": "nul\x00"},
+    ):
         response = client.post(f"{base}/messages/", bad, format="json")
         assert response.status_code == 400, (bad, response.content)
         assert response.json()["code"] == "invalid"
@@ -357,12 +366,19 @@ def test_conversations_belong_to_their_user_and_workspace(world, script):
         assert client.post(f"{base}/messages/", {"content": "x"}, format="json").status_code == 404
         assert consent(client, cid, "x", "allow").status_code == 404
         assert client.post(f"{base}/resume", {}, format="json").status_code == 404
-        assert client.post(f"/chat/conversations/{cid}/stream", {"content": "x"},
-                           content_type="application/json").status_code == 404
+        assert (
+            client.post(
+                f"/chat/conversations/{cid}/stream",
+                {"content": "x"},
+                content_type="application/json",
+            ).status_code
+            == 404
+        )
     # Another workspace's GPT: no conversation with it.
     stranger_gpt = make_gpt(world["globex"], created_by=world["stranger"], visibility="workspace")
-    response = owner_client.post(f"/api/v1/gpts/{stranger_gpt.pk}/conversations/", {},
-                                 format="json")
+    response = owner_client.post(
+        f"/api/v1/gpts/{stranger_gpt.pk}/conversations/", {}, format="json"
+    )
     assert response.status_code == 404
     assert Conversation.objects.filter(gpt=stranger_gpt).count() == 0
     # A member who left the workspace loses the conversation too.
@@ -377,13 +393,17 @@ def test_visibility_decides_who_may_chat(world):
     member, stranger = client_for(world["member"]), client_for(world["stranger"])
     url = "/api/v1/gpts/{}/conversations/"
     assert member.post(url.format(private.pk), {}, format="json").status_code == 404
-    assert client_for(world["builder"]).post(url.format(private.pk), {},
-                                             format="json").status_code == 201
+    assert (
+        client_for(world["builder"]).post(url.format(private.pk), {}, format="json").status_code
+        == 201
+    )
     assert stranger.post(url.format(world["gpt"].pk), {}, format="json").status_code == 404
     assert stranger.post(url.format(public.pk), {}, format="json").status_code == 201
     # The editor's Preview follows the editor's rule: only people of the workspace.
-    assert stranger.post(url.format(public.pk), {"channel": "preview"},
-                         format="json").status_code == 404
+    assert (
+        stranger.post(url.format(public.pk), {"channel": "preview"}, format="json").status_code
+        == 404
+    )
     assert globex  # two workspaces, always
 
 
@@ -399,8 +419,11 @@ def test_query_count_does_not_grow_with_the_conversation(world, script, api):
     from actions.models import Consent
 
     Consent.objects.create(
-        user=world["member"], gpt=world["gpt"], action=world["action"],
-        workspace=world["acme"], operation_id="getWeather",
+        user=world["member"],
+        gpt=world["gpt"],
+        action=world["action"],
+        workspace=world["acme"],
+        operation_id="getWeather",
     )
     client = client_for(world["member"])
     counts = []
