@@ -228,8 +228,6 @@
     log.appendChild(card);
     cards.push(card);
     scrollDown();
-    var first = card.querySelector("button, a");
-    if (first) first.focus();
   }
 
   /* Turns -------------------------------------------------------------------------------- */
@@ -325,7 +323,9 @@
       bubble("assistant", error.message || "The connection was lost. Try again.", true);
     }).then(function () {
       setBusy(false, "");
-      input.focus();
+      // A stop's card holds the next step (Allow, Sign in); otherwise the person writes on.
+      var next = cards.length ? cards[0].querySelector("button, a") : input;
+      if (next) next.focus();
     });
   }
 
