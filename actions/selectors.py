@@ -1,10 +1,10 @@
 """Reads of actions and their offspring, scoped to the acting user (404 for strangers)."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from actions.models import Action, Consent, Operation, SchemaImport
-from gpts.selectors import gpt_list_for_user
+from gpts.selectors import gpt_list_for_chat, gpt_list_for_user
 from workspaces.domains import DomainNotAllowed
 from workspaces.policy import domain_policy_snapshot
 
@@ -17,6 +17,23 @@ def action_get_for_member(*, action_id, user) -> Action:
     try:
         return (
             action_list_for_user(user=user)
+            .select_related("gpt", "workspace")
+            .prefetch_related(Prefetch("operations", queryset=Operation.objects.order_by("id")))
+            .get(pk=action_id)
+        )
+    except (Action.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such action.") from None
+
+
+def action_get_for_use(*, action_id, user) -> Action:
+    """An action `user` may run: one of a GPT they see in the editor, or of a GPT shared with
+    them for chat (DESIGN.md §5: "link"/"store" GPTs reach people outside the workspace, whose
+    approvals and connected accounts are their own). Else the same 404."""
+    try:
+        return (
+            Action.objects.filter(
+                Q(gpt__in=gpt_list_for_user(user=user)) | Q(gpt__in=gpt_list_for_chat(user=user))
+            )
             .select_related("gpt", "workspace")
             .prefetch_related(Prefetch("operations", queryset=Operation.objects.order_by("id")))
             .get(pk=action_id)
