@@ -65,6 +65,8 @@ class Turn:
     user: Any
     stream: bool
     touched: list[int] = field(default_factory=list)  # ids of messages made or changed
+    last_saved: Message | None = None
+    saved: list[Message] = field(default_factory=list)  # in order, this turn
 
     def touch(self, message_id: int) -> None:
         if message_id not in self.touched:
@@ -93,6 +95,26 @@ def _invocation_channel(conversation: Conversation) -> str:
     return InvocationChannel.CHAT
 
 
+def _model_entry(message: Message) -> dict | None:
+    """`message` as the model reads it; the platform's own error words are not for it."""
+    if message.is_error:
+        return None
+    if message.role == Role.TOOL:
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    entry: dict[str, Any] = {"role": message.role, "content": message.content}
+    calls = list(message.tool_calls.all())
+    if calls:
+        entry["tool_calls"] = [
+            {
+                "id": call.call_id,
+                "type": "function",
+                "function": {"name": call.operation_id, "arguments": call.arguments or "{}"},
+            }
+            for call in calls
+        ]
+    return entry
+
+
 def _context(conversation: Conversation) -> tuple[list[dict], int]:
     """The messages the model reads (the instructions, then the conversation as it stands),
     and how many tool rounds the model has had since the person last wrote."""
@@ -102,25 +124,13 @@ def _context(conversation: Conversation) -> tuple[list[dict], int]:
     if instructions:
         messages.append({"role": "system", "content": instructions})
     for message in message_list(conversation=conversation):
-        if message.is_error:
+        entry = _model_entry(message)
+        if entry is None:
             continue
-        if message.role == Role.TOOL:
-            messages.append(
-                {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
-            )
-            continue
-        entry: dict[str, Any] = {"role": message.role, "content": message.content}
-        calls = list(message.tool_calls.all())
-        rounds = 0 if message.role == Role.USER else rounds + bool(calls)
-        if calls:
-            entry["tool_calls"] = [
-                {
-                    "id": call.call_id,
-                    "type": "function",
-                    "function": {"name": call.operation_id, "arguments": call.arguments or "{}"},
-                }
-                for call in calls
-            ]
+        if message.role == Role.USER:
+            rounds = 0
+        elif "tool_calls" in entry:
+            rounds += 1
         messages.append(entry)
     return messages, rounds
 
@@ -133,6 +143,8 @@ def _save(turn: Turn, **fields) -> Message:
     # A new message has no tool calls yet: showing it needs no query for them.
     message._prefetched_objects_cache = {"tool_calls": ToolCall.objects.none()}
     turn.touch(message.pk)
+    turn.last_saved = message
+    turn.saved.append(message)
     return message
 
 
@@ -250,12 +262,13 @@ def _run_open_calls(turn: Turn, tools: Tools) -> Generator[Event, None, tuple[st
 
 
 def _last_message(turn: Turn) -> Message:
-    return message_list(conversation=turn.conversation).get(pk=turn.touched[-1])
+    assert turn.last_saved is not None
+    return turn.last_saved
 
 
 def _save_reply(turn: Turn, reply: llm.Reply) -> Message:
     message = _save(turn, role=Role.ASSISTANT, content=reply.content)
-    ToolCall.objects.bulk_create(
+    calls = ToolCall.objects.bulk_create(
         ToolCall(
             workspace_id=turn.conversation.workspace_id,
             message=message,
@@ -266,6 +279,7 @@ def _save_reply(turn: Turn, reply: llm.Reply) -> Message:
         )
         for call in _unique_ids(reply.tool_calls)
     )
+    message._prefetched_objects_cache = {"tool_calls": calls}
     return message
 
 
@@ -297,8 +311,11 @@ def run_turn(turn: Turn) -> Generator[Event, None, dict]:
         stop = yield from _run_open_calls(turn, tools)
         if stop is not None:
             return _finish(turn, *stop)
+        # Read once; each round's messages are appended as they are saved (one read per turn,
+        # however many rounds).
+        context, rounds = _context(conversation)
         while True:
-            context, rounds = _context(conversation)
+            mark = len(turn.saved)
             # After the last allowed round the model must answer without tools.
             offered = tools.definitions if rounds < MAX_TOOL_ROUNDS else []
             try:
@@ -319,6 +336,10 @@ def run_turn(turn: Turn) -> Generator[Event, None, dict]:
                 stop = yield from _run_open_calls(turn, tools)
                 if stop is not None:
                     return _finish(turn, *stop)
+                context.extend(
+                    entry for m in turn.saved[mark:] if (entry := _model_entry(m)) is not None
+                )
+                rounds += 1
                 continue
             if reply.tool_calls or not reply.content.strip():
                 message = _save(

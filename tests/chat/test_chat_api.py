@@ -437,6 +437,7 @@ def test_query_count_does_not_grow_with_the_conversation(world, script, api):
         with CaptureQueriesContext(connection) as reads:
             client.get(f"/api/v1/conversations/{cid}/")
         counts.append(len(reads))
+    assert counts[0] <= 30, counts  # measured: 29 (bench/README.md quotes it)
     assert counts[0] == counts[2], counts  # a turn with one tool round
     assert counts[1] == counts[3], counts  # reading the conversation
 
