@@ -448,3 +448,35 @@ def test_one_turn_stays_within_a_query_budget(world, script, api, django_assert_
     script.text("plain answer")
     with django_assert_max_num_queries(21):
         say(client, cid, "hello")
+
+
+def test_provider_down_is_said_plainly(world, script, settings):
+    settings.LLM_BASE_URL = "http://127.0.0.1:1/v1"  # nothing listens on port 1
+    client = client_for(world["member"])
+    cid = start(client, world["gpt"])
+    body = say(client, cid, "hello").json()
+    assert body["status"] == "error"
+    assert "could not be reached" in body["messages"][-1]["content"]
+
+
+def test_a_tool_result_stays_within_the_limit(world, script, api, provider):
+    from actions.models import Consent
+
+    Consent.objects.create(
+        user=world["member"],
+        gpt=world["gpt"],
+        action=world["action"],
+        workspace=world["acme"],
+        operation_id="getWeather",
+    )
+    # Under the runtime's 100,000-character body limit, but every quote doubles when the body
+    # is put in the JSON tool message.
+    api.expect_request("/weather").respond_with_data('"' * 99_000, content_type="text/plain")
+    script.tool("getWeather", {"location": "Paris"}).text("That was long.")
+    client = client_for(world["member"])
+    cid = start(client, world["gpt"])
+    assert say(client, cid, "weather?").json()["status"] == "done"
+    told = provider.script.requests[-1]["messages"][-1]
+    assert told["role"] == "tool"
+    assert len(told["content"]) <= 100_000
+    assert told["content"].endswith("[truncated: the result is over 100,000 characters]")

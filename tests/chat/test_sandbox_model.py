@@ -102,7 +102,6 @@ def test_the_todo_helper_approves_connects_and_answers(live_server, settings):
 
     # Connected (as the OAuth flow would store it; the flow itself is tests/browser's business).
 
-
     token = get_access_token_model().objects.create(
         user=world.user,
         application=world.application,
