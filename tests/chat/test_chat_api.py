@@ -101,6 +101,15 @@ def test_a_turn_with_approval_runs_the_call_and_answers(world, script, api, prov
     invocation = Invocation.objects.get()
     assert invocation.channel == "chat" and invocation.status == "ok"
     assert invocation.user == world["member"]
+    # The run endpoint's own calls stay on the "api" channel.
+    weather_reply(api)
+    run = client.post(
+        f"/api/v1/actions/{world['action'].pk}/operations/getWeather/run",
+        {"arguments": {"location": "Paris"}, "consent": "allow"},
+        format="json",
+    )
+    assert run.status_code == 200
+    assert Invocation.objects.latest("id").channel == "api"
 
     whole = client.get(f"/api/v1/conversations/{cid}/").json()
     assert whole["state"] == "idle"
