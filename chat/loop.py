@@ -199,8 +199,8 @@ def _run_call(turn: Turn, call: ToolCall, tools: Tools) -> tuple[str, dict] | No
         return None
     try:
         arguments = json.loads(call.arguments) if call.arguments.strip() else {}
-    except ValueError as exc:
-        arguments = exc
+    except ValueError:
+        arguments = None  # not JSON: answered below like any other non-object
     if not isinstance(arguments, dict):
         call.status = ToolCallStatus.ERROR
         call.save(update_fields=["status"])

@@ -131,7 +131,7 @@ def _summary(content: str) -> str:
             ]
             return f"Here is what I found ({len(items)}):\n" + "\n".join(lines)
         fields = ", ".join(f"{k}: {v}" for k, v in list(data.items())[:8])
-        return f"Done. {fields}"
+        return f"The API answered: {fields}"
     return f"The call returned: {str(data)[:500]}"
 
 
