@@ -60,8 +60,9 @@ def _contains_nul(value, depth: int = 0) -> bool:
     if depth > 100:  # JSON this deep is refused elsewhere; do not recurse without end
         return False
     if isinstance(value, dict):
-        return any(_contains_nul(k, depth + 1) or _contains_nul(v, depth + 1)
-                   for k, v in value.items())
+        return any(
+            _contains_nul(k, depth + 1) or _contains_nul(v, depth + 1) for k, v in value.items()
+        )
     if isinstance(value, list):
         return any(_contains_nul(item, depth + 1) for item in value)
     return False

@@ -7,14 +7,15 @@ the body with its serializer, call chat.services, and answer when the turn has s
 the same turns (chat.views); this API does not.
 """
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.base import ApiView
+from api.base import ApiView, Pagination
 from chat.data import conversation_data, message_data
 from chat.models import Channel
-from chat.selectors import conversation_get_for_user, message_list
+from chat.selectors import conversation_get_for_user, conversation_list_for_user, message_list
 from chat.services import (
     MAX_MESSAGE_LENGTH,
     consent_answer,
@@ -82,6 +83,26 @@ class ConversationSerializer(serializers.Serializer):
     messages = MessageSerializer(many=True)
 
 
+class ConversationSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    gpt = serializers.IntegerField()
+    channel = serializers.ChoiceField(choices=Channel.values)
+    state = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+def conversation_summary(conversation) -> dict:
+    return {
+        "id": conversation.pk,
+        "gpt": conversation.gpt_id,
+        "channel": conversation.channel,
+        "state": conversation.state,
+        "created_at": conversation.created_at.isoformat(),
+        "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
 class TurnSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=["done", "consent_required", "oauth_required", "error"]
@@ -117,6 +138,14 @@ class ConsentSerializer(serializers.Serializer):
     consent = serializers.ChoiceField(choices=["allow", "always_allow", "decline"])
 
 
+def gpt_get_for_chat_or_preview(*, gpt_id, user):
+    """A GPT the caller may talk to in either channel (else 404)."""
+    try:
+        return gpt_get_for_chat(gpt_id=gpt_id, user=user)
+    except Http404:
+        return gpt_get_for_member(gpt_id=gpt_id, user=user)
+
+
 def turn_data(result: dict) -> dict:
     return {
         "status": result["status"],
@@ -138,6 +167,18 @@ ERRORS_409 = OpenApiResponse(
 
 
 class ConversationCreateView(ChatView):
+    pagination_class = Pagination  # documents the paginated list (self.paginated)
+
+    @extend_schema(
+        responses=ConversationSummarySerializer(many=True),
+        description="The caller's own conversations with the GPT, newest first.",
+    )
+    def get(self, request, gpt_id):
+        gpt = gpt_get_for_chat_or_preview(gpt_id=gpt_id, user=request.user)
+        return self.paginated(
+            conversation_list_for_user(user=request.user, gpt=gpt), conversation_summary
+        )
+
     @extend_schema(
         request=ConversationCreateSerializer,
         responses={201: ConversationSerializer},

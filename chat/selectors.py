@@ -27,6 +27,14 @@ def conversation_get_for_user(*, conversation_id, user) -> Conversation:
     return conversation
 
 
+def conversation_list_for_user(*, user, gpt) -> QuerySet[Conversation]:
+    """The user's own conversations with `gpt` (the caller checked `user` may see it), newest
+    first."""
+    return Conversation.objects.filter(user=user, gpt=gpt, workspace_id=gpt.workspace_id).order_by(
+        "-updated_at", "-id"
+    )
+
+
 def message_list(*, conversation: Conversation) -> QuerySet[Message]:
     """The conversation's messages in order, their tool calls prefetched: two queries."""
     return (

@@ -489,3 +489,14 @@ def test_a_tool_result_stays_within_the_limit(world, script, api, provider):
     assert told["role"] == "tool"
     assert len(told["content"]) <= 100_000
     assert told["content"].endswith("[truncated: the result is over 100,000 characters]")
+
+
+def test_the_callers_conversations_with_a_gpt(world, script):
+    member = client_for(world["member"])
+    first, second = start(member, world["gpt"]), start(member, world["gpt"])
+    start(client_for(world["owner"]), world["gpt"])  # someone else's
+    listed = member.get(f"/api/v1/gpts/{world['gpt'].pk}/conversations/").json()
+    assert [c["id"] for c in listed["results"]] == [second, first]
+    assert listed["results"][0]["state"] == "idle"
+    stranger = client_for(world["stranger"])
+    assert stranger.get(f"/api/v1/gpts/{world['gpt'].pk}/conversations/").status_code == 404
