@@ -58,6 +58,7 @@ bench: venv
 	$(PY) bench/domain_check.py
 	$(PY) bench/outbound_overhead.py
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/runtime_overhead.py
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/chat_overhead.py
 	$(PY) bench/load_test.py
 
 clean:

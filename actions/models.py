@@ -321,6 +321,15 @@ class InvocationStatus(models.TextChoices):
     REFUSED = "refused", "Refused"
 
 
+class InvocationChannel(models.TextChoices):
+    """Where a run came from: the run endpoint, the editor's chat Preview, a chat, MCP."""
+
+    API = "api", "API"
+    PREVIEW = "preview", "Preview"
+    CHAT = "chat", "Chat"
+    MCP = "mcp", "MCP"
+
+
 class Invocation(models.Model):
     """One run of an operation. Never holds secrets or bodies: sizes and outcome only."""
 
@@ -343,6 +352,9 @@ class Invocation(models.Model):
     duration_ms = models.PositiveIntegerField("Duration (ms)", default=0)
     request_bytes = models.PositiveIntegerField("Request size (bytes)", default=0)
     response_bytes = models.PositiveIntegerField("Response size (bytes)", default=0)
+    channel = models.CharField(
+        max_length=16, choices=InvocationChannel.choices, default=InvocationChannel.API
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -4,11 +4,11 @@ which actions the workspace's domain policy blocks now."""
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from actions.models import Action, Consent, Operation, SchemaImport
-from gpts.selectors import gpt_list_for_user, gpt_role_can_edit
+from gpts.selectors import gpt_list_for_chat, gpt_list_for_user, gpt_role_can_edit
 from workspaces.domains import DomainError, DomainPolicy, host_from_url
 from workspaces.models import Workspace
 from workspaces.policy import domain_policy_snapshot
@@ -49,6 +49,23 @@ def action_access_for_member(*, action_id, user) -> Access[Action]:
     return Access(
         obj=action, role=role, can_edit=gpt_role_can_edit(gpt=action.gpt, user=user, role=role)
     )
+
+
+def action_get_for_use(*, action_id, user) -> Action:
+    """An action `user` may run: one of a GPT they see in the editor, or of a GPT shared with
+    them for chat (DESIGN.md §5: "link"/"store" GPTs reach people outside the workspace, whose
+    approvals and connected accounts are their own). Else the same 404."""
+    try:
+        return (
+            Action.objects.filter(
+                Q(gpt__in=gpt_list_for_user(user=user)) | Q(gpt__in=gpt_list_for_chat(user=user))
+            )
+            .select_related("gpt", "workspace")
+            .prefetch_related(Prefetch("operations", queryset=Operation.objects.order_by("id")))
+            .get(pk=action_id)
+        )
+    except (Action.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such action.") from None
 
 
 def import_get_for_member(*, import_id, user) -> SchemaImport:
@@ -159,9 +176,9 @@ def callable_actions(*, gpt) -> list[Action]:
     §2). Three queries: the actions, their operations, the allowlist."""
     actions = [
         action
-        for action in gpt.actions.prefetch_related(
-            Prefetch("operations", queryset=Operation.objects.order_by("id"))
-        ).order_by("id")
+        for action in gpt.actions.select_related("gpt", "workspace")
+        .prefetch_related(Prefetch("operations", queryset=Operation.objects.order_by("id")))
+        .order_by("id")
         if action.is_valid and action.domain
     ]
     blocked = actions_blocked_by_policy(workspace=gpt.workspace, actions=actions)

@@ -107,6 +107,7 @@ class GPTSerializer(serializers.Serializer):
     model = serializers.CharField()
     visibility = serializers.ChoiceField(choices=Visibility.values)
     apps = serializers.ListField(child=serializers.CharField())
+    conversation_starters = serializers.ListField(child=serializers.CharField())
     actions: serializers.Field = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True, pk_field=serializers.IntegerField()
     )
@@ -123,6 +124,9 @@ class GPTInputSerializer(serializers.Serializer):
     model = StrictCharField(required=False)
     visibility = serializers.ChoiceField(choices=Visibility.values, required=False)
     apps = serializers.ListField(child=StrictCharField(), required=False)
+    conversation_starters = serializers.ListField(
+        child=StrictCharField(max_length=300), required=False, max_length=8
+    )
 
 
 class ModelSerializer(serializers.Serializer):

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "api",
     "editor",
     "sandbox",
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -341,6 +342,17 @@ OAUTH_IDENTITY_PROVIDERS = env_list(
     "google.com,googleapis.com,microsoftonline.com,microsoft.com,adobe.com",
 )
 ACTION_DOMAIN_ALLOW_IP_LITERALS = env_bool("ACTION_DOMAIN_ALLOW_IP_LITERALS", default=False)
+
+# Chat (DESIGN.md §5): any OpenAI-compatible Chat Completions endpoint. In development without
+# LLM_BASE_URL, the sandbox's deterministic demo model served by this very site answers, so the
+# whole loop runs offline; in production without it the chat says that no model is configured.
+LLM_BASE_URL = env_str("LLM_BASE_URL").rstrip("/") or (
+    f"{SITE_URL}/sandbox/llm/v1" if DEBUG else ""
+)
+LLM_API_KEY = env_str("LLM_API_KEY")
+LLM_MODELS = env_str("LLM_MODELS")  # "catalogue_key=provider_model,..."; empty: built-in list
+LLM_TIMEOUT = env_int("LLM_TIMEOUT", 60)
+LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 0)
 
 LOGGING = {
     "version": 1,

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from actions.selectors import actions_blocked_by_policy
 from api.permissions import requires_access
-from gpts.catalogue import DEFAULT_MODEL, MODELS_BY_KEY, models_for
+from gpts.catalogue import MODELS_BY_KEY, default_model, models_for
 from gpts.models import GPT, Visibility
 from gpts.selectors import gpt_access_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_update
@@ -28,7 +28,7 @@ from kernel.errors import RuleViolation
 from workspaces.models import BUILDER_ROLES
 from workspaces.selectors import Access, membership_list_for_user
 
-GPT_FIELDS = ("name", "description", "instructions", "model", "visibility")
+GPT_FIELDS = ("name", "description", "instructions", "model", "visibility", "conversation_starters")
 GPTS_PER_PAGE = 50
 
 
@@ -60,9 +60,15 @@ def model_choices(*, has_actions: bool, current: str) -> list[dict]:
     return choices
 
 
-def posted_fields(request: HttpRequest) -> dict[str, str]:
+def posted_fields(request: HttpRequest) -> dict[str, Any]:
     """The GPT fields present in the POST body: an absent field is left unchanged."""
-    return {field: request.POST[field] for field in GPT_FIELDS if field in request.POST}
+    fields: dict[str, Any] = {
+        field: request.POST[field] for field in GPT_FIELDS if field in request.POST
+    }
+    if "conversation_starters" in fields:
+        # One starter per line in the form; the service drops blank lines.
+        fields["conversation_starters"] = fields["conversation_starters"].splitlines()
+    return fields
 
 
 @login_required
@@ -98,12 +104,13 @@ def gpt_new(request: HttpRequest) -> HttpResponse:
     ]
     if not workspaces:
         raise PermissionDenied("Only builders, admins and owners create GPTs.")
-    values = {
+    values: dict[str, Any] = {
         "name": "",
         "description": "",
         "instructions": "",
-        "model": DEFAULT_MODEL,
+        "model": default_model(),
         "visibility": Visibility.ONLY_ME,
+        "conversation_starters": [],
         "workspace": workspaces[0].slug,
     }
     errors: dict[str, str] = {}
@@ -197,6 +204,7 @@ def gpt_detail(request: HttpRequest, gpt_id: int, *, access: Access[GPT]) -> Htt
             "visibilities": Visibility.choices,
             "actions": actions,
             "new_action_url": reverse("editor:action-new", args=[gpt.pk]),
+            "preview_url": reverse("editor:gpt-preview", args=[gpt.pk]),
         },
         status=400 if errors else 200,
     )

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from chat import views as chat_views
 from editor import action_views, gpt_views, preview_views
 
 app_name = "editor"
@@ -10,6 +11,7 @@ urlpatterns = [
     path("", gpt_views.gpt_list, name="gpt-list"),
     path("gpts/new", gpt_views.gpt_new, name="gpt-new"),
     path("gpts/<int:gpt_id>/", gpt_views.gpt_detail, name="gpt-detail"),
+    path("gpts/<int:gpt_id>/preview", chat_views.preview, name="gpt-preview"),
     path("gpts/<int:gpt_id>/actions/new", action_views.action_new, name="action-new"),
     path("actions/<int:action_id>/", action_views.action_detail, name="action-detail"),
     path("actions/<int:action_id>/delete", action_views.action_remove, name="action-delete"),

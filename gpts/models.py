@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from gpts.catalogue import DEFAULT_MODEL, MODEL_CHOICES
+from gpts.catalogue import MODELS_BY_KEY, default_model
 
 
 class Visibility(models.TextChoices):
@@ -34,12 +34,16 @@ class GPT(models.Model):
     name = models.CharField(max_length=120)
     description = models.CharField(max_length=500, blank=True)
     instructions = models.TextField(blank=True, max_length=8000)
-    model = models.CharField(max_length=32, choices=MODEL_CHOICES, default=DEFAULT_MODEL)
+    # No `choices`: the catalogue is the deployment's (LLM_MODELS); gpts.services checks it.
+    model = models.CharField(max_length=32, default=default_model)
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.ONLY_ME
     )
     apps = models.JSONField(
         default=list, blank=True, help_text="Keys of the apps (connectors) this GPT uses."
+    )
+    conversation_starters = models.JSONField(
+        default=list, blank=True, help_text="Prompts offered as buttons when a chat begins."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -62,3 +66,8 @@ class GPT(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def model_label(self) -> str:
+        info = MODELS_BY_KEY.get(self.model)
+        return info.label if info else self.model

@@ -54,3 +54,22 @@ def gpt_access_for_member(*, gpt_id, user) -> Access[GPT]:
         raise Http404("No such GPT.") from None
     role = gpt.caller_role
     return Access(obj=gpt, role=role, can_edit=gpt_role_can_edit(gpt=gpt, user=user, role=role))
+
+
+def gpt_list_for_chat(*, user) -> QuerySet[GPT]:
+    """GPTs `user` may talk to at /g/{id}/ (DESIGN.md §5), by visibility: "only me" → its
+    creator; "workspace" → the workspace's members; "link" and "store" → anyone signed in."""
+    if not user.is_authenticated:
+        return GPT.objects.none()
+    return GPT.objects.filter(
+        Q(visibility__in=[Visibility.LINK, Visibility.STORE])
+        | Q(visibility=Visibility.WORKSPACE, workspace_id__in=workspace_ids_for_user(user=user))
+        | Q(visibility=Visibility.ONLY_ME, created_by=user)
+    )
+
+
+def gpt_get_for_chat(*, gpt_id, user) -> GPT:
+    try:
+        return gpt_list_for_chat(user=user).select_related("workspace").get(pk=gpt_id)
+    except (GPT.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such GPT.") from None

@@ -4,7 +4,7 @@ staying in one workspace with its actions (moving it moves them, in one transact
 from django.db import transaction
 
 from actions.models import Action, ConnectedAccount, Consent, Invocation, SchemaImport
-from gpts.catalogue import APPS_BY_KEY, DEFAULT_MODEL, MODELS_BY_KEY, models_for
+from gpts.catalogue import APPS_BY_KEY, MODELS_BY_KEY, default_model, models_for
 from gpts.models import GPT, PUBLIC_VISIBILITIES, Visibility
 from kernel.errors import RuleViolation
 from workspaces.audit import audit_record
@@ -12,8 +12,18 @@ from workspaces.domains import DomainError, DomainNotAllowed, host_from_url
 from workspaces.models import ADMIN_ROLES, BUILDER_ROLES, AuditKind, Membership, Workspace
 from workspaces.policy import domain_check
 
-EDITABLE_FIELDS = ("name", "description", "instructions", "model", "visibility", "apps")
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "instructions",
+    "model",
+    "visibility",
+    "apps",
+    "conversation_starters",
+)
 LIMITS = {"name": 120, "description": 500, "instructions": 8000}
+MAX_STARTERS = 8
+MAX_STARTER_LENGTH = 300
 
 
 def _clean_text(field: str, value) -> str:
@@ -58,6 +68,31 @@ def check_apps(*, apps, has_actions: bool) -> list[str]:
     return list(dict.fromkeys(apps))
 
 
+def check_starters(*, starters) -> list[str]:
+    """Conversation starters: a short list of short prompts; blank lines are dropped."""
+    if not isinstance(starters, list) or not all(isinstance(s, str) for s in starters):
+        raise RuleViolation(
+            "invalid",
+            "conversation_starters must be a list of texts.",
+            field="conversation_starters",
+        )
+    cleaned = list(dict.fromkeys(s.strip() for s in starters if s.strip()))
+    if len(cleaned) > MAX_STARTERS:
+        raise RuleViolation(
+            "invalid",
+            f"A GPT has at most {MAX_STARTERS} conversation starters.",
+            field="conversation_starters",
+        )
+    for starter in cleaned:
+        if len(starter) > MAX_STARTER_LENGTH or "\x00" in starter:
+            raise RuleViolation(
+                "invalid",
+                f"A conversation starter is at most {MAX_STARTER_LENGTH} characters of text.",
+                field="conversation_starters",
+            )
+    return cleaned
+
+
 def check_publishable(*, gpt: GPT, visibility: str) -> None:
     """Public GPTs with actions need a privacy policy URL on every action."""
     if visibility not in PUBLIC_VISIBILITIES:
@@ -86,7 +121,7 @@ def gpt_create(*, workspace: Workspace, acting_user, **fields) -> GPT:
     gpt = GPT(
         workspace=workspace,
         created_by=acting_user,
-        model=DEFAULT_MODEL,
+        model=default_model(),
         visibility=Visibility.ONLY_ME,
     )
     _apply(gpt, fields, has_actions=False)
@@ -125,6 +160,8 @@ def _apply(gpt: GPT, fields: dict, *, has_actions: bool) -> None:
         gpt.visibility = fields["visibility"]
     if "apps" in fields:
         gpt.apps = check_apps(apps=fields["apps"], has_actions=has_actions)
+    if "conversation_starters" in fields:
+        gpt.conversation_starters = check_starters(starters=fields["conversation_starters"])
 
 
 @transaction.atomic

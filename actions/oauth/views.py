@@ -25,7 +25,7 @@ from actions.oauth.selectors import (
     consent_list_for_user,
 )
 from actions.runtime.run import consent_revoke
-from actions.selectors import action_get_for_member
+from actions.selectors import action_get_for_use
 
 
 def safe_return_to(request: HttpRequest, candidate: str | None) -> str:
@@ -65,8 +65,9 @@ def error_page(request: HttpRequest, error: OAuthFlowError) -> HttpResponse:
 @require_GET
 @login_required
 def start(request: HttpRequest, action_id: int) -> HttpResponse:
-    """GET /actions/{id}/oauth/start?next=/path: send the user to the provider to sign in."""
-    action = action_get_for_member(action_id=action_id, user=request.user)
+    """GET /actions/{id}/oauth/start?next=/path: send the user to the provider to sign in
+    (anyone who may run the action: a member, or someone a public GPT is shared with)."""
+    action = action_get_for_use(action_id=action_id, user=request.user)
     return_to = safe_return_to(request, request.GET.get("next"))
     try:
         url = oauth_start(user=request.user, action=action, return_to=return_to)

@@ -30,7 +30,15 @@ from typing import Any
 
 from django.db import IntegrityError
 
-from actions.models import Action, AuthType, Consent, Invocation, InvocationStatus, Operation
+from actions.models import (
+    Action,
+    AuthType,
+    Consent,
+    Invocation,
+    InvocationChannel,
+    InvocationStatus,
+    Operation,
+)
 from actions.oauth.tokens import (
     OAuthRequired,
     holds_refresh_token,
@@ -88,8 +96,9 @@ def _operation(action: Action, operation_id: str) -> Operation:
 class _Recorder:
     """Writes the run's one Invocation row, timing from the start of the run."""
 
-    def __init__(self, *, action: Action, operation: Operation, user) -> None:
+    def __init__(self, *, action: Action, operation: Operation, user, channel: str) -> None:
         self.action, self.operation, self.user = action, operation, user
+        self.channel = channel
         self.started = time.monotonic()
 
     def __call__(
@@ -113,6 +122,7 @@ class _Recorder:
             duration_ms=int((time.monotonic() - self.started) * 1000),
             request_bytes=request_bytes,
             response_bytes=response_bytes,
+            channel=self.channel,
         )
 
 
@@ -181,15 +191,24 @@ def _policy_check(action: Action, host: str) -> None:
     domain_check(workspace=action.workspace, host=host)
 
 
-def operation_run(*, action: Action, operation_id: str, arguments: Any, consent: Any, user) -> dict:  # noqa: C901 - the runtime pipeline, its steps in the order DESIGN.md names them
-    """Run `operation_id` of `action` for `user` (a member who may see the action's GPT).
+def operation_run(  # noqa: C901 - the runtime pipeline, its steps in the order DESIGN.md names them
+    *,
+    action: Action,
+    operation_id: str,
+    arguments: Any,
+    consent: Any,
+    user,
+    channel: str = InvocationChannel.API,
+) -> dict:
+    """Run `operation_id` of `action` for `user` (a member who may see the action's GPT);
+    `channel` (an InvocationChannel) is recorded on the Invocation.
 
     Returns the 200 body of the run endpoint; refusals raise RuleViolation with the contract's
     code and status (400, 401, 403, 404, 409, 413, 502, 504).
     """
     operation = _operation(action, operation_id)
     consent = _check_consent_value(consent, operation)
-    record = _Recorder(action=action, operation=operation, user=user)
+    record = _Recorder(action=action, operation=operation, user=user, channel=channel)
 
     if consent == "decline":
         record(InvocationStatus.DECLINED)

@@ -35,6 +35,7 @@ from actions.models import (
     SchemaImport,
 )
 from actions.services import action_create
+from chat.models import Conversation, Message, ToolCall
 from gpts.models import GPT
 from tests.factories import add_member, make_gpt, make_user, make_workspace
 from tests.openapi_responses import install
@@ -131,6 +132,7 @@ class Tenant:
     connection: ConnectedAccount
     consent: Consent
     state: OAuthState
+    conversation: Conversation
 
 
 @dataclass
@@ -207,7 +209,12 @@ def _tenant(name: str, *, port: int, api_key: str, secrets: dict | None) -> Tena
         status="ok",
         http_status=200,
     )
+    conversation = Conversation.objects.create(workspace=workspace, gpt=gpt, user=member)
+    Message.objects.create(
+        workspace=workspace, conversation=conversation, role="user", content=f"{name} hello"
+    )
     return Tenant(
+        conversation=conversation,
         workspace=workspace,
         owner=owner,
         member=member,
@@ -299,6 +306,7 @@ OBJECT_KWARGS = {
     "connection_id": (lambda a: a.connection.pk, 987654321),
     "consent_id": (lambda a: a.consent.pk, 987654321),
     "operation_id": (lambda a: OPERATION_ID, "noSuchOperation"),
+    "conversation_id": (lambda a: a.conversation.pk, 987654321),
 }
 
 
@@ -367,6 +375,9 @@ def tenant_rows(workspace: Workspace) -> dict[str, str]:
         "consent": Consent.objects.filter(workspace=workspace),
         "oauth_state": OAuthState.objects.filter(action__workspace=workspace),
         "invocation": Invocation.objects.filter(workspace=workspace),
+        "conversation": Conversation.objects.filter(workspace=workspace),
+        "message": Message.objects.filter(workspace=workspace),
+        "tool_call": ToolCall.objects.filter(workspace=workspace),
     }
     digests = {}
     for name, queryset in querysets.items():

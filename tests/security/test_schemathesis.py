@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from actions.models import ConnectedAccount, Consent
+from chat.models import Conversation
 from tests.security.conftest import OPERATION_ID, action_schema, issue_token
 
 CHECKS = [
@@ -54,8 +55,9 @@ def existing_ids(world, user) -> dict[str, object]:
     """Path parameters naming objects of workspace A that `user` may reach (a connection and a
     remembered approval are the user's own: the owner gets theirs here)."""
     a = world.a
-    connection, consent = a.connection, a.consent
+    connection, consent, conversation = a.connection, a.consent, a.conversation
     if user != a.member:
+        conversation = Conversation.objects.create(workspace=a.workspace, gpt=a.gpt, user=user)
         connection = ConnectedAccount.objects.create(
             user=user,
             action=a.oauth_action,
@@ -75,6 +77,7 @@ def existing_ids(world, user) -> dict[str, object]:
         "connection_id": connection.pk,
         "consent_id": consent.pk,
         "operation_id": OPERATION_ID,
+        "conversation_id": conversation.pk,
     }
 
 
@@ -104,6 +107,9 @@ def meaningful_bodies(world) -> dict[str, list[object]]:
         ],
         "schema_format_create": [{"schema": schema}, {"schema": "openapi: 3.1.0\ninfo: {}"}],
         "schema_validate_create": [{"schema": schema}],
+        "conversations_messages_create": [{"content": "What is the weather in Paris?"}],
+        "conversations_consent_create": [{"tool_call_id": "call_1", "consent": "allow"}],
+        "gpts_conversations_create": [{}, {"channel": "preview"}],
     }
 
 

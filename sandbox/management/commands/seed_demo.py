@@ -1,6 +1,7 @@
 """Demo data for a first run: two workspaces, their people, and GPTs calling the sandbox API:
 "Weather helper" (no authentication) and "To-do helper" (OAuth against the sandbox's own
-provider, registered here as the DOT application "Sandbox to-dos").
+provider, registered here as the DOT application "Sandbox to-dos"), each with conversation
+starters the sandbox's demo model answers (ask the To-do helper "List my to-dos").
 
 Idempotent: whatever exists already is left as it is, so a second run changes nothing.
 """
@@ -18,7 +19,7 @@ from actions.links import callback_url
 from actions.openapi.examples import EXAMPLES
 from actions.services import action_create, action_update
 from gpts.models import GPT, Visibility
-from gpts.services import gpt_create
+from gpts.services import gpt_create, gpt_update
 from sandbox.openapi import todo_openapi_text
 from workspaces.models import Membership, Plan, Role, Workspace
 from workspaces.services import membership_add, workspace_create
@@ -36,6 +37,9 @@ WORKSPACES = [("acme", "Acme", Plan.ENTERPRISE), ("globex", "Globex", Plan.TEAM)
 DEMO_GPT_NAME = "Weather helper"
 TASKS_GPT_NAME = "To-do helper"
 SANDBOX_APP_NAME = "Sandbox to-dos"
+# Buttons of the chat (/g/{id}/ and the editor's Preview); the sandbox demo model answers them.
+WEATHER_STARTERS = ["What's the weather in Paris?"]
+TODO_STARTERS = ["List my to-dos", "Add a to-do: water the plants"]
 
 
 def sandbox_weather_schema() -> str:
@@ -83,7 +87,10 @@ class Command(BaseCommand):
             name=DEMO_GPT_NAME,
             description="Answers with the weather from the sandbox API.",
             instructions="Use GetCurrentWeather to answer weather questions.",
+            conversation_starters=WEATHER_STARTERS,
         )
+        if not gpt.conversation_starters:
+            gpt = gpt_update(gpt=gpt, acting_user=alice, conversation_starters=WEATHER_STARTERS)
         if not gpt.actions.exists():
             action_create(gpt=gpt, acting_user=alice, schema=sandbox_weather_schema())
         self._seed_todo_helper(workspaces["acme"], alice)
@@ -121,7 +128,10 @@ class Command(BaseCommand):
             name=TASKS_GPT_NAME,
             description="Keeps your to-do list in the sandbox API (connect your account).",
             instructions="Use listTodos, createTodo and updateTodo to manage the list.",
+            conversation_starters=TODO_STARTERS,
         )
+        if not gpt.conversation_starters:  # seeded before GPTs had starters
+            gpt = gpt_update(gpt=gpt, acting_user=alice, conversation_starters=TODO_STARTERS)
         redirect_uri = callback_url(gpt.pk)
         application_model = get_application_model()
         application = application_model.objects.filter(name=SANDBOX_APP_NAME).first()
