@@ -85,22 +85,11 @@ class ConversationSerializer(serializers.Serializer):
 
 class ConversationSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    gpt = serializers.IntegerField()
+    gpt = serializers.IntegerField(source="gpt_id")
     channel = serializers.ChoiceField(choices=Channel.values)
     state = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-
-
-def conversation_summary(conversation) -> dict:
-    return {
-        "id": conversation.pk,
-        "gpt": conversation.gpt_id,
-        "channel": conversation.channel,
-        "state": conversation.state,
-        "created_at": conversation.created_at.isoformat(),
-        "updated_at": conversation.updated_at.isoformat(),
-    }
 
 
 class TurnSerializer(serializers.Serializer):
@@ -176,7 +165,7 @@ class ConversationCreateView(ChatView):
     def get(self, request, gpt_id):
         gpt = gpt_get_for_chat_or_preview(gpt_id=gpt_id, user=request.user)
         return self.paginated(
-            conversation_list_for_user(user=request.user, gpt=gpt), conversation_summary
+            conversation_list_for_user(user=request.user, gpt=gpt), ConversationSummarySerializer
         )
 
     @extend_schema(
