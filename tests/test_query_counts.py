@@ -66,7 +66,7 @@ ADMIN: dict[str, tuple[int, int, int]] = {
     "workspaces/membership": (6, 9, 14),
     "workspaces/alloweddomain": (6, 9, 5),
     "workspaces/auditevent": (7, 10, 6),
-    "gpts/gpt": (6, 9, 7),
+    "gpts/gpt": (7, 10, 7),  # the model filter lists the models in use (one DISTINCT query)
     "actions/action": (6, 9, 8),
     "actions/operation": (6, 9, 6),
     "actions/schemaimport": (6, 9, 7),

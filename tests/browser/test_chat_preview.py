@@ -9,6 +9,7 @@ http://127.0.0.1:<port> (one live server, two names), so the browser really sign
 """
 
 import pytest
+from playwright.sync_api import expect
 
 from actions.models import ConnectedAccount, Invocation
 from sandbox.models import Todo
@@ -61,9 +62,8 @@ def test_chat_preview_with_approval_and_oauth_connect(live_server, settings, pag
 
     # Back in the same conversation; the call resumes and the answer streams in.
     page.wait_for_url(f"{preview}?c=*")
-    page.wait_for_function(
-        "document.querySelector('#chat-log').innerText.includes('Water the plants')"
-    )
+    # Locator assertions, not wait_for_function: the page's CSP forbids string evaluation.
+    expect(page.locator("#chat-log")).to_contain_text("Water the plants", timeout=15_000)
     account = ConnectedAccount.objects.get(user=world.user, action=world.action)
     assert "Called listTodos · done" in page.inner_text("#chat-log")
 
@@ -86,10 +86,8 @@ def test_chat_preview_with_approval_and_oauth_connect(live_server, settings, pag
     page.click("#send-button")
     page.locator(".card.approval").wait_for(state="visible")
     page.locator(".card.approval button[data-consent=always_allow]").click()
-    page.wait_for_function(
-        "document.querySelectorAll('.msg-assistant').length >= 1 &&"
-        " document.querySelector('#chat-log').innerText.includes('Water the plants')"
-    )
+    expect(page.locator(".msg-assistant").first).to_be_visible(timeout=15_000)
+    expect(page.locator("#chat-log")).to_contain_text("Water the plants", timeout=15_000)
     assert page.locator("#debug-calls").count() == 0  # no debug pane for users
     screenshot("05-chat-page")
     screenshot("05-chat-page-phone", width=390)

@@ -9,6 +9,7 @@ at the provider and really signs in there.
 
 import pytest
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from playwright.sync_api import expect
 
 from actions.models import ConnectedAccount
 from sandbox.models import Todo
@@ -72,12 +73,10 @@ def test_run_connect_approve_and_revoke(live_server, settings, page, screenshot)
     assert account.scopes == "todos"
     assert page.input_value("#arg-done") == "false"
     page.locator("#approval").wait_for(state="visible")
-    page.wait_for_function("!window.location.search.includes('resume')")
+    page.wait_for_url(lambda url: "resume" not in url)
     page.click("#approval button[data-consent=allow]")
     page.locator("#response-body").wait_for(state="visible")
-    page.wait_for_function(
-        "document.querySelector('#response-body').textContent.includes('Water the plants')"
-    )
+    expect(page.locator("#response-body")).to_contain_text("Water the plants", timeout=15_000)
     assert "200" in page.inner_text("#response-status")
     assert account.access_token not in page.content()  # the token is masked
     screenshot("oauth_preview_result")
