@@ -132,6 +132,53 @@ def _tenant(name: str, *, rows: int, plan: str) -> Tenant:
     return tenant
 
 
+# The usernames of `people()`; a test that asserts names (audit rows, filters) may rename them.
+DEFAULT_NAMES = {
+    "owner": "owner",
+    "admin": "admin_a",
+    "builder": "builder",
+    "builder2": "builder2",
+    "member": "member",
+    "stranger": "stranger",
+}
+
+
+def people(
+    *,
+    plan_a: str = Plan.ENTERPRISE,
+    plan_b: str = Plan.TEAM,
+    allow_all_domains: bool = True,
+    staff: bool = False,
+    names: dict[str, str] | None = None,
+    only: tuple[str, ...] | None = None,
+) -> dict:
+    """The cast alone, as the dict most modules index: Acme (`acme`) with one person per role
+    (and a second builder), and Globex (`globex`) whose owner (`stranger`, also `owner_b`) must
+    never see anything of Acme. No GPTs: each module adds the rows it is about.
+
+    `staff` makes everyone staff (admin-site tests); `allow_all_domains=False` gives both
+    workspaces an empty allowlist to fill; `only` keeps just those people of Acme (a test that
+    counts members).
+    """
+    names = {**DEFAULT_NAMES, **(names or {})}
+    acme = make_workspace("Acme", plan=plan_a, allow_all_domains=allow_all_domains)
+    globex = make_workspace("Globex", plan=plan_b, allow_all_domains=allow_all_domains)
+    cast = {"acme": acme, "globex": globex}
+    for key, role in (
+        ("owner", Role.OWNER),
+        ("admin", Role.ADMIN),
+        ("builder", Role.BUILDER),
+        ("builder2", Role.BUILDER),
+        ("member", Role.MEMBER),
+    ):
+        if only is None or key in only:
+            cast[key] = add_member(acme, role=role, username=names[key], staff=staff)
+    cast["stranger"] = cast["owner_b"] = add_member(
+        globex, role=Role.OWNER, username=names["stranger"], staff=staff
+    )
+    return cast
+
+
 def build_world(*, rows: int = 1) -> World:
     return World(
         a=_tenant("Acme", rows=rows, plan=Plan.ENTERPRISE),

@@ -9,8 +9,9 @@ from django.test.utils import CaptureQueriesContext
 
 from actions.models import Action, AuthType
 from tests.api.conftest import weather_schema
-from tests.factories import add_member, make_action, make_gpt, make_workspace
-from workspaces.models import AllowedDomain, AuditEvent, Plan, Role
+from tests.factories import make_action, make_gpt
+from tests.world import people
+from workspaces.models import AllowedDomain, AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -20,17 +21,8 @@ SECRET = "sk-live-abcdefgh9fA2"
 
 @pytest.fixture
 def world(db):
-    acme = make_workspace("Acme", plan=Plan.ENTERPRISE)
-    globex = make_workspace("Globex", plan=Plan.TEAM)
-    world = {
-        "acme": acme,
-        "globex": globex,
-        "builder": add_member(acme, role=Role.BUILDER, username="builder"),
-        "builder2": add_member(acme, role=Role.BUILDER, username="builder2"),
-        "member": add_member(acme, role=Role.MEMBER, username="member"),
-        "stranger": add_member(globex, role=Role.OWNER, username="stranger"),
-    }
-    world["gpt"] = make_gpt(acme, created_by=world["builder"], visibility="workspace")
+    world = people()  # the shared cast (tests/world.py)
+    world["gpt"] = make_gpt(world["acme"], created_by=world["builder"], visibility="workspace")
     return world
 
 

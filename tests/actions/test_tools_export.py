@@ -8,9 +8,9 @@ from rest_framework.test import APIClient
 
 from actions.runtime.request import build_request
 from actions.services import action_create
-from tests.factories import add_member, make_gpt, make_workspace
+from tests.factories import make_gpt
 from tests.openapi_responses import install
-from workspaces.models import Plan, Role
+from tests.world import people
 from workspaces.services import domain_policy_update
 
 PETS_30 = {
@@ -100,11 +100,9 @@ WEATHER_31 = {
 
 @pytest.fixture
 def world(db):
-    acme = make_workspace("Acme", plan=Plan.ENTERPRISE)
-    globex = make_workspace("Globex", plan=Plan.TEAM)
-    owner = add_member(acme, role=Role.OWNER)
-    member = add_member(acme, role=Role.MEMBER)
-    stranger = add_member(globex, role=Role.OWNER)
+    world = people()  # the shared cast (tests/world.py)
+    acme, globex = world["acme"], world["globex"]
+    owner, member, stranger = world["owner"], world["member"], world["stranger"]
     gpt = make_gpt(acme, created_by=owner, visibility="workspace")
     pets = action_create(gpt=gpt, acting_user=owner, schema=json.dumps(PETS_30))
     weather = action_create(gpt=gpt, acting_user=owner, schema=json.dumps(WEATHER_31))

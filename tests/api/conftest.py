@@ -3,9 +3,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import add_member, make_workspace
 from tests.openapi_responses import install
-from workspaces.models import Plan, Role
+from tests.world import people
 
 WEATHER = {
     "openapi": "3.1.0",
@@ -40,19 +39,8 @@ def weather_schema(host: str = "weather.example.com", operation_id: str = "GetCu
 
 @pytest.fixture
 def world(db):
-    """Two workspaces with one person per role in the first and an owner in the second."""
-    acme = make_workspace("Acme", plan=Plan.ENTERPRISE)
-    globex = make_workspace("Globex", plan=Plan.TEAM)
-    return {
-        "acme": acme,
-        "globex": globex,
-        "owner": add_member(acme, role=Role.OWNER, username="owner"),
-        "admin": add_member(acme, role=Role.ADMIN, username="admin_a"),
-        "builder": add_member(acme, role=Role.BUILDER, username="builder"),
-        "builder2": add_member(acme, role=Role.BUILDER, username="builder2"),
-        "member": add_member(acme, role=Role.MEMBER, username="member"),
-        "stranger": add_member(globex, role=Role.OWNER, username="stranger"),
-    }
+    """The shared cast (tests/world.py): one person per role in Acme, an owner in Globex."""
+    return people()
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gpts.models import GPT
-from tests.factories import add_member, make_action, make_gpt, make_workspace
-from workspaces.models import AllowedDomain, Plan, Role
+from tests.factories import make_action, make_gpt
+from tests.world import people
+from workspaces.models import AllowedDomain
 
 pytestmark = pytest.mark.django_db
 
@@ -17,17 +18,7 @@ GPT_PAGE_MAX_QUERIES = 6
 
 @pytest.fixture
 def world(db):
-    acme = make_workspace("Acme", plan=Plan.ENTERPRISE)
-    globex = make_workspace("Globex", plan=Plan.TEAM)
-    return {
-        "acme": acme,
-        "globex": globex,
-        "owner": add_member(acme, role=Role.OWNER, username="owner"),
-        "builder": add_member(acme, role=Role.BUILDER, username="builder"),
-        "builder2": add_member(acme, role=Role.BUILDER, username="builder2"),
-        "member": add_member(acme, role=Role.MEMBER, username="member"),
-        "stranger": add_member(globex, role=Role.OWNER, username="stranger"),
-    }
+    return people()  # the shared cast (tests/world.py)
 
 
 def login(client, user):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from tests.factories import add_member, make_action, make_gpt, make_user, make_workspace
+from tests.world import people
 from workspaces.domains import DomainError, parse_allowlist_entry
 from workspaces.models import AllowedDomain, AuditEvent, AuditKind, Plan, Role, Workspace
 from workspaces.policy import NO_DOMAINS_ALLOWED
@@ -23,22 +24,16 @@ MAX_CHANGE_PAGE_QUERIES = 15
 
 @pytest.fixture
 def world():
-    acme = make_workspace("Acme", allow_all_domains=False)
-    globex = make_workspace("Globex", allow_all_domains=False)
-    owner = add_member(acme, role=Role.OWNER, staff=True, username="olivia")
-    admin_user = add_member(acme, role=Role.ADMIN, staff=True, username="adam")
-    member = add_member(acme, role=Role.MEMBER, staff=True, username="mia")
-    owner_b = add_member(globex, role=Role.OWNER, staff=True, username="boris")
-    AllowedDomain.objects.create(workspace=acme, pattern="acme-tools.com")
-    AllowedDomain.objects.create(workspace=globex, pattern="globex-secret.net")
-    return {
-        "acme": acme,
-        "globex": globex,
-        "owner": owner,
-        "admin": admin_user,
-        "member": member,
-        "owner_b": owner_b,
-    }
+    world = people(  # the shared cast (tests/world.py)
+        plan_b=Plan.ENTERPRISE,
+        allow_all_domains=False,
+        staff=True,
+        names={"owner": "olivia", "admin": "adam", "member": "mia", "stranger": "boris"},
+        only=("owner", "admin", "member"),
+    )
+    AllowedDomain.objects.create(workspace=world["acme"], pattern="acme-tools.com")
+    AllowedDomain.objects.create(workspace=world["globex"], pattern="globex-secret.net")
+    return world
 
 
 def change_url(workspace: Workspace) -> str:

@@ -5,7 +5,8 @@ from django.urls import reverse
 
 from actions.models import Action, Operation
 from gpts.models import GPT
-from tests.factories import add_member, make_action, make_gpt, make_user, make_workspace
+from tests.factories import add_member, make_action, make_gpt, make_user
+from tests.world import people
 from workspaces.models import AllowedDomain, AuditEvent, Membership, Role, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -15,9 +16,8 @@ SCOPED_MODELS = [Workspace, Membership, AllowedDomain, AuditEvent, GPT, Action, 
 
 @pytest.fixture
 def two_workspaces():
-    acme, globex = make_workspace("Acme"), make_workspace("Globex")
-    admin_a = add_member(acme, role=Role.ADMIN, staff=True)
-    owner_b = add_member(globex, role=Role.OWNER, staff=True)
+    cast = people(staff=True, only=("admin",))  # the shared cast (tests/world.py)
+    acme, globex, admin_a, owner_b = cast["acme"], cast["globex"], cast["admin"], cast["owner_b"]
     for workspace, owner in ((acme, admin_a), (globex, owner_b)):
         gpt = make_gpt(workspace, name=f"{workspace.name} helper", created_by=owner)
         make_action(

@@ -11,7 +11,8 @@ from django.utils.html import escape
 from actions.services import action_update
 from tests.factories import add_member, make_action, make_gpt, make_user, make_workspace
 from tests.workspaces.test_admin_policy import add_inline_row, change_url, form_data, open_page
-from workspaces.models import AllowedDomain, AuditEvent, AuditKind, Membership, Role
+from tests.world import people
+from workspaces.models import AllowedDomain, AuditEvent, AuditKind, Membership, Plan, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -20,20 +21,15 @@ MAX_AUDIT_CHANGELIST_QUERIES = 10
 
 @pytest.fixture
 def world():
-    acme, globex = make_workspace("Acme", allow_all_domains=False), make_workspace("Globex")
-    owner = add_member(acme, role=Role.OWNER, staff=True, username="olivia")
-    admin_user = add_member(acme, role=Role.ADMIN, staff=True, username="adam")
-    builder = add_member(acme, role=Role.BUILDER, username="bea")
-    owner_b = add_member(globex, role=Role.OWNER, staff=True, username="boris")
-    AllowedDomain.objects.create(workspace=acme, pattern="acme-tools.com")
-    return {
-        "acme": acme,
-        "globex": globex,
-        "owner": owner,
-        "admin": admin_user,
-        "builder": builder,
-        "owner_b": owner_b,
-    }
+    world = people(  # the shared cast (tests/world.py), with names the audit rows show
+        plan_b=Plan.ENTERPRISE,
+        allow_all_domains=False,
+        staff=True,
+        names={"owner": "olivia", "admin": "adam", "builder": "bea", "stranger": "boris"},
+        only=("owner", "admin", "builder"),
+    )
+    AllowedDomain.objects.create(workspace=world["acme"], pattern="acme-tools.com")
+    return world
 
 
 def only_event(workspace, kind) -> AuditEvent:
