@@ -73,7 +73,7 @@ def exportable_filter(workspace: Workspace) -> Q:
 
 
 def always_allow_offered(operation: Operation, workspace: Workspace) -> bool:
-    """"Always allow" is offered for operations that are not consequential, unless the
+    """Whether "Always allow" is offered: for operations that are not consequential, unless the
     workspace asks every time."""
     return not operation.consequential and workspace.approvals != ApprovalMode.ALWAYS_ASK
 
