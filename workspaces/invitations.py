@@ -218,16 +218,3 @@ def invitation_accept(*, token: str, user) -> Membership:
     )
     return membership
 
-
-def invitation_list_pending(*, workspace: Workspace):
-    """The workspace's invitations that can still be accepted, newest first."""
-    return (
-        Invitation.objects.filter(
-            workspace=workspace,
-            accepted_at=None,
-            revoked_at=None,
-            expires_at__gt=timezone.now(),
-        )
-        .select_related("invited_by")
-        .order_by("-created_at", "-id")
-    )
