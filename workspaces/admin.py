@@ -256,7 +256,7 @@ class PendingInvitationInline(ScopedTabularInline):
         pending = super().get_queryset(request).filter(
             accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
         )
-        return pending.select_related("invited_by")
+        return pending.select_related("invited_by", "workspace")  # the row title names both
 
     def has_add_permission(self, request, obj=None):
         return False
