@@ -37,7 +37,7 @@ API: dict[str, Route] = {
     "import-detail": (
         "builder",
         lambda w: reverse("api:import-detail", args=[w.a.action.imports.get().pk]),
-        3,
+        1,
     ),
     "connected-account-list": ("member", lambda w: reverse("api:connected-account-list"), 2),
     "consent-list": ("member", lambda w: reverse("api:consent-list"), 2),
