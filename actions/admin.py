@@ -323,8 +323,8 @@ class ReviewAdmin(RecordAdmin):
         "operation_id",
         "method_label",
         "path",
-        "consequential",
         "status",
+        "consequential",
         "added_by",
         "added_at",
     ]
