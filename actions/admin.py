@@ -11,7 +11,7 @@ operations, never the whole text.
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count
 from django.db.models.functions import Length, Substr
@@ -24,9 +24,11 @@ from actions.models import (
     Invocation,
     OAuthState,
     Operation,
+    OperationReview,
+    Review,
     SchemaImport,
 )
-from actions.services import AUTH_FIELDS, action_delete, action_update
+from actions.services import AUTH_FIELDS, action_delete, action_update, operation_set_state
 from kernel.encryption import mask_secret
 from kernel.errors import RuleViolation
 from workspaces.admin_scoping import (
@@ -130,6 +132,8 @@ class OperationInline(ScopedTabularInline):
         "path",
         "summary",
         "consequential",
+        "enabled",
+        "review",
     )
     can_delete = False
 
@@ -271,8 +275,17 @@ class RecordAdmin(ScopedModelAdmin):
 @admin.register(Operation)
 class OperationAdmin(RecordAdmin):
     workspace_path = "action__workspace"
-    list_display = ["operation_id", "method", "path", "action", "gpt", "consequential"]
-    list_filter = ["method", "consequential"]
+    list_display = [
+        "operation_id",
+        "method",
+        "path",
+        "action",
+        "gpt",
+        "consequential",
+        "enabled",
+        "review",
+    ]
+    list_filter = ["method", "consequential", "enabled", "review"]
     search_fields = ["operation_id", "path", "summary"]
     list_select_related = ["action", "gpt"]
     readonly_fields = [
@@ -286,10 +299,91 @@ class OperationAdmin(RecordAdmin):
         "consequential",
         "parameters",
         "request_body",
+        "enabled",
+        "review",
+        "added_by",
+        "added_at",
     ]
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Review)
+class ReviewAdmin(RecordAdmin):
+    """The "Actions review" page: the workspace's operations by GPT and action, with who added
+    each and when, to enable, disable or approve, one by one or many at once (the admin
+    actions; tick one row for one). Each change goes through `operation_set_state` (admins
+    and owners only, audited) and applies at once in every channel."""
+
+    workspace_path = "action__workspace"
+    list_display = [
+        "gpt_name",
+        "domain",
+        "operation_id",
+        "method_label",
+        "path",
+        "status",
+        "consequential",
+        "added_by",
+        "added_at",
+    ]
+    list_display_links = None  # nothing to open: the row is the decision
+    list_filter = [
+        "review",
+        "enabled",
+        "consequential",
+        ("action__workspace", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["operation_id", "path", "gpt__name", "action__domain"]
+    list_select_related = ["action", "gpt", "added_by"]
+    ordering = ["gpt__name", "action__domain", "action_id", "id"]
+    actions = ["approve", "enable", "disable"]
+    list_per_page = 100
+
+    @admin.display(description="GPT", ordering="gpt__name")
+    def gpt_name(self, obj) -> str:
+        return obj.gpt.name
+
+    @admin.display(description="Domain", ordering="action__domain")
+    def domain(self, obj) -> str:
+        return obj.action.domain
+
+    @admin.display(description="Method", ordering="method")
+    def method_label(self, obj) -> str:
+        return obj.method.upper()
+
+    @admin.display(description="Status")
+    def status(self, obj) -> str:
+        if not obj.enabled:
+            return "Disabled"
+        if obj.review == OperationReview.PENDING:
+            return "Waiting for review"
+        return "On"
+
+    def _apply(self, request, queryset, verb: str, **state) -> None:
+        changed = 0
+        try:
+            with transaction.atomic():  # all of the selection or none of it
+                for operation in queryset:
+                    operation_set_state(operation=operation, actor=request.user, **state)
+                    changed += 1
+        except RuleViolation as exc:
+            messages.error(request, exc.detail)
+            return
+        messages.success(request, f"{changed} operation{'s' if changed != 1 else ''} {verb}.")
+
+    @admin.action(description="Approve selected operations")
+    def approve(self, request, queryset):
+        self._apply(request, queryset, "approved", review=OperationReview.APPROVED)
+
+    @admin.action(description="Enable selected operations")
+    def enable(self, request, queryset):
+        self._apply(request, queryset, "enabled", enabled=True)
+
+    @admin.action(description="Disable selected operations")
+    def disable(self, request, queryset):
+        self._apply(request, queryset, "disabled", enabled=False)
 
 
 @admin.register(SchemaImport)

@@ -7,6 +7,7 @@ OAuth `state` values are only ever compared, so only their hash is stored.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from kernel.encryption import EncryptedTextField
 
@@ -121,8 +122,18 @@ class Action(models.Model):
         return bool(self.schema) and not self.errors
 
 
+class OperationReview(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    PENDING = "pending", "Waiting for review"
+
+
 class Operation(models.Model):
-    """One detected operation of an action's schema; operationId is unique within the GPT."""
+    """One detected operation of an action's schema; operationId is unique within the GPT.
+
+    `enabled` and `review` are the workspace admins' word on it (actions/governance.py enforces
+    them in every channel); a schema save carries them over for an operation it leaves as it
+    was, and records who added a new or changed one (`added_by`, `added_at`).
+    """
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="operations")
     # Denormalised from action.gpt so the database can enforce uniqueness across actions.
@@ -137,6 +148,14 @@ class Operation(models.Model):
     consequential = models.BooleanField(default=True)
     parameters = models.JSONField(default=list, blank=True)
     request_body = models.JSONField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    review = models.CharField(
+        max_length=16, choices=OperationReview.choices, default=OperationReview.APPROVED
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["action", "id"]
@@ -151,10 +170,25 @@ class Operation(models.Model):
                 name="operation_id_format",
                 violation_error_message="operationId must match ^[A-Za-z0-9_-]{1,64}$.",
             ),
+            models.CheckConstraint(
+                condition=Q(review__in=[choice.value for choice in OperationReview]),
+                name="operation_review_valid",
+                violation_error_message="Unknown review state.",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.operation_id
+
+
+class Review(Operation):
+    """The admin's "Actions review" page: the workspace's operations, by GPT and action, to
+    enable, disable and approve (a proxy: the rows are the Operation rows)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "Actions review"
+        verbose_name_plural = "Actions review"
 
 
 class ImportStatus(models.TextChoices):

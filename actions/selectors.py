@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
+from actions.governance import exportable_filter
 from actions.models import Action, Consent, Operation, SchemaImport
 from gpts.selectors import gpt_list_for_chat, gpt_list_for_user, gpt_role_can_edit
 from workspaces.domains import DomainError, DomainPolicy, host_from_url
@@ -171,13 +172,17 @@ def _blocked(policy: DomainPolicy, action: Action) -> Blocked | None:
 
 
 def callable_actions(*, gpt) -> list[Action]:
-    """The GPT's actions a call could reach now, operations prefetched in order: a valid schema
-    and hosts the workspace's policy allows (a GPT stays usable without the others, DESIGN.md
-    §2). Three queries: the actions, their operations, the allowlist."""
+    """The GPT's actions a call could reach now: a valid schema and hosts the workspace's
+    policy allows (a GPT stays usable without the others, DESIGN.md §2), each with only the
+    operations the workspace lets be offered prefetched, in order (actions/governance.py:
+    not disabled, not waiting for review, not consequential in a read-only workspace). Three
+    queries: the actions, their operations, the allowlist."""
+    workspace = gpt.workspace
+    offered = Operation.objects.filter(exportable_filter(workspace)).order_by("id")
     actions = [
         action
         for action in gpt.actions.select_related("gpt", "workspace")
-        .prefetch_related(Prefetch("operations", queryset=Operation.objects.order_by("id")))
+        .prefetch_related(Prefetch("operations", queryset=offered))
         .order_by("id")
         if action.is_valid and action.domain
     ]

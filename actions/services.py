@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from actions import openapi
-from actions.models import Action, AuthType, Consent, Operation
+from actions.models import Action, AuthType, Consent, Operation, OperationReview
 from actions.oauth.tokens import connections_end_for_settings_change
 from actions.rules import (
     auth_header_name,
@@ -25,7 +26,7 @@ from kernel.errors import RuleViolation
 from outbound import is_insecure_destination_allowed
 from workspaces.audit import audit_record
 from workspaces.domains import DomainNotAllowed, host_from_url
-from workspaces.models import AuditKind
+from workspaces.models import ADMIN_ROLES, AuditKind, Membership
 from workspaces.policy import domain_check
 
 AUTH_FIELDS = (
@@ -263,7 +264,9 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
             setattr(action, field, value)
     action.save()
     if schema is not None:
-        _replace_operations(action, checked.verdict.operations if checked else [])
+        _replace_operations(
+            action, checked.verdict.operations if checked else [], acting_user=acting_user
+        )
     if before_grant is not None and before_grant != grant_snapshot(action):
         connections_end_for_settings_change(action=action)
     if auth_values is not None and before_auth != auth_snapshot(action):
@@ -278,16 +281,53 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
     return action
 
 
-def _replace_operations(action: Action, detected) -> None:
-    old_terms = {
-        operation_id: (method.upper(), path, consequential)
-        for operation_id, method, path, consequential in action.operations.values_list(
-            "operation_id", "method", "path", "consequential"
+def _replace_operations(action: Action, detected, *, acting_user) -> None:
+    """Replace the action's operations by those `detected` in its new schema.
+
+    An operation the save leaves as it was (same operationId, method, path and consequential
+    flag) keeps the admins' word on it (enabled, review) and who added it when. A new or
+    changed one is recorded as added by `acting_user` now and, in a workspace that reviews new
+    operations, waits for an admin's approval (audited); an admin's "disabled" stays with the
+    operationId whatever else changes.
+    """
+    old = {
+        op.operation_id: op
+        for op in action.operations.only(
+            "operation_id", "method", "path", "consequential", "enabled", "review", "added_by",
+            "added_at",
         )
     }
-    action.operations.all().delete()
-    Operation.objects.bulk_create(
-        [
+    old_terms = {
+        op_id: (op.method.upper(), op.path, op.consequential) for op_id, op in old.items()
+    }
+    new_terms = {
+        op.operation_id: (op.method.upper(), op.path[:2000], op.consequential) for op in detected
+    }
+    review_new = action.workspace.review_new_operations
+    now = timezone.now()
+    adder = acting_user if getattr(acting_user, "pk", None) else None
+    rows, awaiting = [], []
+    for op in detected:
+        previous = old.get(op.operation_id)
+        kept = previous is not None and old_terms[op.operation_id] == new_terms[op.operation_id]
+        if kept and previous is not None:
+            state = {
+                "enabled": previous.enabled,
+                "review": previous.review,
+                "added_by_id": previous.added_by_id,
+                "added_at": previous.added_at,
+            }
+        else:
+            review = OperationReview.PENDING if review_new else OperationReview.APPROVED
+            if review_new:
+                awaiting.append(op.operation_id)
+            state = {
+                "enabled": previous.enabled if previous is not None else True,
+                "review": review,
+                "added_by_id": getattr(adder, "pk", None),
+                "added_at": now,
+            }
+        rows.append(
             Operation(
                 action=action,
                 gpt_id=action.gpt_id,
@@ -299,19 +339,85 @@ def _replace_operations(action: Action, detected) -> None:
                 consequential=op.consequential,
                 parameters=op.parameters,
                 request_body=op.request_body,
+                **state,
             )
-            for op in detected
-        ]
-    )
+        )
+    action.operations.all().delete()
+    Operation.objects.bulk_create(rows)
+    if awaiting:
+        audit_record(
+            workspace=action.workspace,
+            actor=acting_user,
+            kind=AuditKind.OPERATIONS_AWAIT_REVIEW,
+            target=f"{action.gpt.name}: {action.domain}",
+            after={"operations": awaiting},
+        )
     # "Always allow" was given for an operation as it was: its method, path and consequential
     # flag. A change of any of them (a GET approval must not cover a DELETE that took over the
     # operationId), or the operation's removal, withdraws the approval.
-    new_terms = {
-        op.operation_id: (op.method.upper(), op.path[:2000], op.consequential) for op in detected
-    }
     stale = [op_id for op_id, terms in old_terms.items() if new_terms.get(op_id) != terms]
     if stale:
         Consent.objects.filter(action=action, operation_id__in=stale).delete()
+
+
+# The admins' word on an operation (DESIGN.md §7) -------------------------------------------------
+
+
+@transaction.atomic
+def operation_set_state(
+    *, operation: Operation, actor, enabled: bool | None = None, review: str | None = None
+) -> Operation:
+    """Enable, disable, approve (or send back to review) one operation; admins and owners of
+    its workspace only (and the operator). Audited; applies at once in every channel
+    (actions/governance.py)."""
+    operation = (
+        Operation.objects.select_for_update(of=("self",))
+        .select_related("action__gpt", "action__workspace")
+        .get(pk=operation.pk)
+    )
+    workspace = operation.action.workspace
+    if not _manages_operations(workspace, actor):
+        raise RuleViolation(
+            "permission_denied",
+            "Only admins and owners of the workspace enable, disable or approve operations.",
+            status=403,
+        )
+    if review is not None and review not in OperationReview.values:
+        raise RuleViolation(
+            "invalid", "review must be one of " + ", ".join(OperationReview.values) + ".",
+            field="review",
+        )
+    if enabled is not None and not isinstance(enabled, bool):
+        raise RuleViolation("invalid", "enabled must be true or false.", field="enabled")
+    before = {"enabled": operation.enabled, "review": operation.review}
+    if enabled is not None:
+        operation.enabled = enabled
+    if review is not None:
+        operation.review = review
+    after = {"enabled": operation.enabled, "review": operation.review}
+    if after != before:
+        operation.save(update_fields=["enabled", "review"])
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            kind=AuditKind.OPERATION_CHANGED,
+            target=f"{operation.action.gpt.name}: {operation.action.domain} "
+            f"{operation.operation_id}",
+            before=before,
+            after=after,
+        )
+    return operation
+
+
+def _manages_operations(workspace, actor) -> bool:
+    if actor is None or actor.is_superuser:
+        return True
+    role = (
+        Membership.objects.filter(workspace=workspace, user=actor)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return role in ADMIN_ROLES
 
 
 @transaction.atomic

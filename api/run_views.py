@@ -106,7 +106,11 @@ class OperationRunView(ApiView):
             200: RunOutcome,
             400: OpenApiResponse(ErrorBody, description="invalid_arguments (names the argument)"),
             401: OpenApiResponse(ErrorBody, description="oauth_required, with authorize_url"),
-            403: OpenApiResponse(ErrorBody, description="domain_not_allowed, address_not_allowed"),
+            403: OpenApiResponse(
+                ErrorBody,
+                description="domain_not_allowed, address_not_allowed, operation_disabled, "
+                "operation_pending_review, read_only_workspace",
+            ),
             404: OpenApiResponse(ErrorBody, description="No such action or operation"),
             409: OpenApiResponse(ErrorBody, description="consent_required: what will be sent"),
             502: OpenApiResponse(ErrorBody, description="upstream_error, response_too_large"),

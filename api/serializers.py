@@ -15,9 +15,17 @@ from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_fiel
 from rest_framework import serializers
 
 from actions.links import callback_url
-from actions.models import Action, ApiKeyAuthType, AuthType, ImportStatus, TokenExchangeMethod
+from actions.models import (
+    Action,
+    ApiKeyAuthType,
+    AuthType,
+    ImportStatus,
+    OperationReview,
+    TokenExchangeMethod,
+)
 from gpts.models import Visibility
 from kernel.encryption import mask_secret
+from workspaces.models import ActionAccess, ApprovalMode
 
 # Input fields --------------------------------------------------------------------------------
 
@@ -93,6 +101,9 @@ class WorkspaceSerializer(serializers.Serializer):
     plan = serializers.CharField()
     role = serializers.CharField(source="caller_role")
     action_domains = ActionDomainsSerializer(source="*")
+    action_access = serializers.ChoiceField(choices=ActionAccess.values)
+    review_new_operations = serializers.BooleanField()
+    approvals = serializers.ChoiceField(choices=ApprovalMode.values)
 
 
 # GPTs ----------------------------------------------------------------------------------------
@@ -139,12 +150,20 @@ class ModelSerializer(serializers.Serializer):
 # Actions -------------------------------------------------------------------------------------
 
 
-class OperationSerializer(serializers.Serializer):
+class OperationFieldsSerializer(serializers.Serializer):
     operation_id = serializers.CharField()
     method = serializers.CharField()
     path = serializers.CharField()
     summary = serializers.CharField()
     consequential = serializers.BooleanField()
+
+
+class OperationSerializer(OperationFieldsSerializer):
+    """A saved operation, with the workspace admins' word on it: a disabled or pending one is
+    not offered to models and does not run."""
+
+    enabled = serializers.BooleanField()
+    review = serializers.ChoiceField(choices=OperationReview.values)
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -291,7 +310,7 @@ class SchemaImportSerializer(serializers.Serializer):
 # Schema tools --------------------------------------------------------------------------------
 
 
-class DetectedOperationSerializer(OperationSerializer):
+class DetectedOperationSerializer(OperationFieldsSerializer):
     """An operation found in a schema being checked: a broken one may lack an operationId or a
     summary."""
 

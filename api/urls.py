@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("api.me_urls")),
     path("", include("api.run_urls")),
     path("", include("api.chat_urls")),
+    path("", include("api.governance_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="openapi"),
     # The split view serves Swagger UI's start-up code as a script file (the CSP allows no
     # inline script); templates/drf_spectacular/swagger_ui.html moves its <style> to a file.

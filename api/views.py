@@ -26,11 +26,17 @@ from gpts.catalogue import models_for
 from gpts.selectors import gpt_access_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_delete, gpt_update
 from kernel.errors import RuleViolation
+from workspaces.models import ActionAccess, ApprovalMode
 from workspaces.selectors import (
     workspace_access_for_member,
     workspace_list_for_member,
 )
-from workspaces.services import domain_policy_update, workspace_create
+from workspaces.services import (
+    GOVERNANCE_FIELDS,
+    domain_policy_update,
+    workspace_create,
+    workspace_settings_update,
+)
 
 ACTION_PREFETCH = Prefetch("operations", queryset=Operation.objects.order_by("id"))
 GPT_DENIED = "Only the GPT's builder, admins and owners change it."
@@ -94,6 +100,10 @@ class WorkspaceDetailView(ApiView):
     class InputSerializer(serializers.Serializer):
         name = shapes.StrictCharField(max_length=120, trim_whitespace=True, required=False)
         action_domains = shapes.ActionDomainsInputSerializer(required=False)
+        # Governance (owners only; which values are valid is workspaces.services' business).
+        action_access = serializers.ChoiceField(choices=ActionAccess.values, required=False)
+        review_new_operations = shapes.StrictBooleanField(required=False)
+        approvals = serializers.ChoiceField(choices=ApprovalMode.values, required=False)
 
         class Meta:
             ref_name = "WorkspaceUpdate"
@@ -120,6 +130,9 @@ class WorkspaceDetailView(ApiView):
                 allow_all=domains.get("allow_all"),
                 allowed=domains.get("allowed"),
             )
+        settings = {key: data[key] for key in GOVERNANCE_FIELDS if key in data}
+        if settings:
+            workspace_settings_update(workspace=workspace, actor=request.user, **settings)
         access = workspace_access_for_member(slug=slug, user=request.user)
         return Response(self.OutputSerializer(access.obj).data)
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("sandbox/", include("sandbox.urls")),
     path("", include("actions.oauth.urls")),
     path("", include("chat.urls")),
+    path("", include("workspaces.urls")),
     path("healthz", views.healthz, name="healthz"),
 ]
 handler404 = "config.views.not_found"

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from actions.governance import operation_refusal
 from actions.links import callback_url
 from actions.models import Action, ApiKeyAuthType, AuthType, TokenExchangeMethod
 from actions.selectors import (
@@ -55,6 +56,23 @@ FIELD_RENAMES = {"auth.auth_type": "api_key_auth_type"} | {
 def operation_test_url(action_id: int, operation_id: str) -> str:
     """Where the Test button of an operation leads (the Preview page)."""
     return f"/editor/actions/{action_id}/operations/{operation_id}/test"
+
+
+# How the operations table names what the workspace's admins decided (actions/governance.py).
+STATE_LABELS = {
+    "operation_disabled": "Disabled",
+    "operation_pending_review": "Waiting for review",
+    "read_only_workspace": "Read-only workspace",
+}
+
+
+def operation_state(operation, workspace) -> dict:
+    """`state` (a short label, "" when the operation may run) and `why` (the refusal's
+    sentence) for one row of the operations table."""
+    refusal = operation_refusal(operation, workspace)
+    if refusal is None:
+        return {"state": "", "state_code": "", "why": ""}
+    return {"state": STATE_LABELS[refusal.code], "state_code": refusal.code, "why": refusal.detail}
 
 
 def auth_values(action: Action | None) -> dict:
@@ -184,6 +202,7 @@ def render_action_page(
                 "path": op.path,
                 "summary": op.summary,
                 "test_url": operation_test_url(action.pk, op.operation_id),
+                **operation_state(op, action.workspace),
             }
             for op in action.operations.all()
         ]
@@ -215,6 +234,14 @@ def render_action_page(
             "testUrlTemplate": "/editor/actions/{id}/operations/{operation}/test",
             "schemaIsSaved": action is not None and schema == action.schema,
             "savedOperationIds": [op["operation_id"] for op in operations],
+            "savedOperationStates": {
+                op["operation_id"]: {
+                    "state": op["state"],
+                    "code": op["state_code"],
+                    "why": op["why"],
+                }
+                for op in operations
+            },
         },
     }
     # A refused save is the builder's input being refused: 400, whatever the rule's API status.

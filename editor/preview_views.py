@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from actions.governance import operation_refusal
 from actions.models import Action
 from actions.runtime.request import (
     BODY_KEY,
@@ -135,5 +136,7 @@ def operation_test(
         "body": body_field(body, openapi_version=version) if body else None,
         "run_url": f"/api/v1/actions/{action.pk}/operations/{operation.operation_id}/run",
         "can_edit": access.can_edit,
+        # The runtime refuses it anyway; the page says so up front, with the reason.
+        "refusal": operation_refusal(operation, action.workspace),
     }
     return render(request, "editor/preview.html", context)

@@ -41,6 +41,12 @@ API: dict[str, Route] = {
     ),
     "connected-account-list": ("member", lambda w: reverse("api:connected-account-list"), 2),
     "consent-list": ("member", lambda w: reverse("api:consent-list"), 2),
+    "member-list": ("admin", lambda w: reverse("api:member-list", args=[w.a.workspace.slug]), 3),
+    "invitation-list": (
+        "admin",
+        lambda w: reverse("api:invitation-list", args=[w.a.workspace.slug]),
+        3,
+    ),
 }
 
 PAGES: dict[str, Route] = {
@@ -74,6 +80,8 @@ ADMIN: dict[str, tuple[int, int, int]] = {
     "actions/consent": (6, 9, 8),
     "actions/invocation": (7, 10, 8),
     "actions/oauthstate": (5, 8, 6),
+    "actions/review": (6, 9, 5),
+    "workspaces/invitation": (6, 9, 5),
 }
 
 

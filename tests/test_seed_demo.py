@@ -35,7 +35,9 @@ def test_seed_demo_is_idempotent(settings):
 
     acme = Workspace.objects.get(slug="acme")
     assert acme.plan == "enterprise"
-    assert acme.memberships.count() == 3
+    assert acme.memberships.count() == 4
+    assert acme.memberships.get(user__username="erin").role == "admin"
+    assert "erin" in out.getvalue()
     assert Workspace.objects.count() == 2
     weather = Action.objects.get(gpt__name="Weather helper")
     assert weather.domain == "127.0.0.1"

@@ -3,8 +3,8 @@
 Every tenant-scoped test needs the same cast (an owner, an admin, a builder and a member in the
 workspace under test, and a second workspace whose rows must never show), so it is built here
 once instead of in a local fixture per module. `rows` scales every list (GPTs, actions,
-connections, approvals, imports, invocations, audit rows, allowlist entries) so a test can show
-that a page's query count does not grow with the data.
+connections, approvals, imports, invocations, audit rows, allowlist entries, invitations) so a
+test can show that a page's query count does not grow with the data.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from actions.models import (
 )
 from gpts.models import GPT
 from tests.factories import add_member, make_action, make_gpt, make_user, make_workspace
+from workspaces.invitations import invitation_create
 from workspaces.models import AllowedDomain, AuditEvent, AuditKind, Plan, Role, Workspace
 
 
@@ -122,6 +123,12 @@ def _tenant(name: str, *, rows: int, plan: str) -> Tenant:
             expires_at=now + timedelta(minutes=10),
         )
         AllowedDomain.objects.create(workspace=workspace, pattern=f"api{n}.{workspace.slug}.com")
+        invitation_create(
+            workspace=workspace,
+            email=f"invitee{n}@{workspace.slug}.example",
+            role=Role.MEMBER,
+            actor=tenant.admin,
+        )
         AuditEvent.objects.create(
             workspace=workspace,
             actor=tenant.owner,

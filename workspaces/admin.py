@@ -23,6 +23,7 @@ from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 
 from actions.selectors import actions_blocked_by_policy, actions_for_policy_preview
 from kernel.errors import RuleViolation
@@ -39,13 +40,16 @@ from workspaces.domains import (
     parse_allowlist_bulk,
     parse_allowlist_entry,
 )
-from workspaces.models import AllowedDomain, AuditEvent, Membership, Role, Workspace
+from workspaces.invitations import invitation_revoke, member_add
+from workspaces.models import AllowedDomain, AuditEvent, Invitation, Membership, Role, Workspace
 from workspaces.policy import NO_DOMAINS_ALLOWED, domain_policy_snapshot, policy_restricts
 from workspaces.services import (
+    GOVERNANCE_FIELDS,
     domain_policy_update,
     membership_add,
     membership_remove,
     membership_set_role,
+    workspace_settings_update,
 )
 
 # A paste bigger than this is a mistake (or an attack on the IDNA code), not an allowlist.
@@ -76,6 +80,15 @@ def can_edit_policy(request, workspace: Workspace | None) -> bool:
         and workspace.pk is not None
         and workspace.has_domain_policy
         and acting_role(request, workspace.pk) == Role.OWNER
+    )
+
+
+def can_edit_governance(request, workspace: Workspace | None) -> bool:
+    """Owners (and the operator) change the governance settings; admins read them."""
+    return (
+        workspace is not None
+        and workspace.pk is not None
+        and (request.user.is_superuser or acting_role(request, workspace.pk) == Role.OWNER)
     )
 
 
@@ -226,6 +239,83 @@ class MembershipInline(ScopedTabularInline):
         return field
 
 
+# Invitations ------------------------------------------------------------------------------------
+
+
+class PendingInvitationInline(ScopedTabularInline):
+    """Invitations that can still be accepted; ticking "Revoke" withdraws one (through
+    invitation_revoke, audited) when the page is saved."""
+
+    model = Invitation
+    extra = 0
+    verbose_name = "pending invitation"
+    verbose_name_plural = "Pending invitations"
+    fields = readonly_fields = ("email", "role", "invited_by", "created_at", "expires_at")
+
+    def get_queryset(self, request):
+        pending = super().get_queryset(request).filter(
+            accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+        )
+        return pending.select_related("invited_by", "workspace")  # the row title names both
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ScopedModelAdmin):
+    """Every invitation of the admin's workspaces, pending or not, as a record; pending ones
+    can be revoked (the "Revoke" action). New ones are made on the workspace page."""
+
+    list_display = ["email", "workspace", "role", "state", "invited_by", "created_at", "expires_at"]
+    list_filter = [("workspace", admin.RelatedOnlyFieldListFilter), "role"]
+    search_fields = ["email"]
+    list_select_related = ["workspace", "invited_by", "accepted_by"]
+    fields = readonly_fields = (
+        "workspace",
+        "email",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    )
+    actions = ["revoke"]
+
+    @admin.display(description="State")
+    def state(self, obj) -> str:
+        if obj.accepted_at:
+            return f"Accepted by {obj.accepted_by}" if obj.accepted_by else "Accepted"
+        if obj.revoked_at:
+            return "Revoked"
+        return "Pending" if obj.is_pending else "Expired"
+
+    @admin.action(description="Revoke selected invitations")
+    def revoke(self, request, queryset):
+        revoked = 0
+        for invitation in queryset.filter(accepted_at=None, revoked_at=None):
+            try:
+                invitation_revoke(invitation=invitation, actor=request.user)
+                revoked += 1
+            except RuleViolation as exc:
+                messages.error(request, f"{invitation.email}: {exc.detail}")
+        messages.success(request, f"{revoked} invitation(s) revoked.")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 # The allowlist ----------------------------------------------------------------------------------
 
 
@@ -288,7 +378,44 @@ class AddNewDomainFormSet(helpers.InlineAdminFormSet):
 # The workspace ----------------------------------------------------------------------------------
 
 
-class WorkspacePolicyForm(forms.ModelForm):
+class WorkspaceAdminForm(forms.ModelForm):
+    """The workspace form of every workspace admin: with "Invite by e-mail", which adds a user
+    of the deployment at once or e-mails an invitation (workspaces.invitations.member_add)."""
+
+    invite_email = forms.EmailField(
+        label="Invite by e-mail",
+        required=False,
+        help_text="A user of this deployment with this address joins at once; anyone else gets "
+        "an e-mail with a link (single use, valid 7 days).",
+    )
+    invite_role = forms.ChoiceField(
+        label="Role", choices=Role.choices, initial=Role.MEMBER, required=False
+    )
+
+    class Meta:
+        model = Workspace
+        fields = ["name", "slug", "allow_all_domains", *GOVERNANCE_FIELDS]
+
+    actor = None  # set per request by WorkspaceAdmin.get_form
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        email = cleaned.get("invite_email")
+        if email and self.instance.pk is not None and not self.errors:
+            refusal = service_refusal(
+                lambda: member_add(
+                    workspace=self.instance,
+                    actor=self.actor,
+                    role=cleaned.get("invite_role") or Role.MEMBER,
+                    email=email,
+                )
+            )
+            if refusal is not None:
+                self.add_error("invite_email", refusal.detail)
+        return cleaned
+
+
+class WorkspacePolicyForm(WorkspaceAdminForm):
     """The workspace form an owner of an Enterprise or Edu workspace gets: with a bulk paste."""
 
     bulk_domains = forms.CharField(
@@ -303,10 +430,6 @@ class WorkspacePolicyForm(forms.ModelForm):
             "valid domain, nothing is saved."
         ),
     )
-
-    class Meta:
-        model = Workspace
-        fields = ["name", "slug", "allow_all_domains"]
 
     def clean_bulk_domains(self) -> list[str]:
         text = self.cleaned_data.get("bulk_domains") or ""
@@ -329,7 +452,8 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
     list_display = ["name", "slug", "plan", "domain_policy", "member_count", "created_at"]
     list_filter = ["plan", "allow_all_domains"]
     search_fields = ["name", "slug"]
-    inlines = [AllowedDomainInline, MembershipInline]
+    form = WorkspaceAdminForm
+    inlines = [AllowedDomainInline, MembershipInline, PendingInvitationInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_member_count=Count("memberships"))
@@ -365,6 +489,20 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
                     },
                 )
             )
+        if obj is not None:
+            fieldsets.append(
+                (
+                    "Governance",
+                    {
+                        "fields": list(GOVERNANCE_FIELDS),
+                        "description": (
+                            "Enforced in every channel (runs, Preview, chat, MCP, tool export). "
+                            "Only the workspace owner changes these; each change is audited."
+                        ),
+                    },
+                )
+            )
+            fieldsets.append(("Invite by e-mail", {"fields": ["invite_email", "invite_role"]}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -373,17 +511,20 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
             fields.append("plan")  # the plan is billing, set by the operator only
         if not can_edit_policy(request, obj):
             fields.append("allow_all_domains")
+        if not can_edit_governance(request, obj):
+            fields.extend(GOVERNANCE_FIELDS)
         return fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if can_edit_policy(request, obj):
             kwargs["form"] = WorkspacePolicyForm
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
     def get_inlines(self, request, obj):
         if obj is not None and obj.has_domain_policy:
-            return [AllowedDomainInline, MembershipInline]
-        return [MembershipInline]
+            return [AllowedDomainInline, MembershipInline, PendingInvitationInline]
+        return [MembershipInline, PendingInvitationInline]
 
     def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
         admin_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
@@ -409,7 +550,35 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
         if "allow_all_domains" in form.cleaned_data:
             # The policy service saves this field with its audit row; keep the stored value here.
             obj.allow_all_domains = form.initial.get("allow_all_domains", obj.allow_all_domains)
+        governance = {}
+        for field in GOVERNANCE_FIELDS:
+            if field in form.cleaned_data:
+                # workspace_settings_update saves these with their audit rows.
+                governance[field] = form.cleaned_data[field]
+                setattr(obj, field, form.initial.get(field, getattr(obj, field)))
         super().save_model(request, obj, form, change)
+        if change and governance:
+            saved = workspace_settings_update(workspace=obj, actor=request.user, **governance)
+            for field in GOVERNANCE_FIELDS:
+                setattr(obj, field, getattr(saved, field))
+        email = form.cleaned_data.get("invite_email")
+        if change and email:
+            added = member_add(
+                workspace=obj,
+                actor=request.user,
+                role=form.cleaned_data.get("invite_role") or Role.MEMBER,
+                email=email,
+            )
+            if added.invitation is not None:
+                messages.success(
+                    request,
+                    f"Invitation e-mailed to {added.invitation.email} (valid 7 days, single "
+                    f"use): {added.accept_url}",
+                )
+            else:
+                joined = added.membership
+                assert joined is not None  # no invitation: the person joined at once
+                messages.success(request, f"{joined.user} joined as {joined.role}.")
 
     def save_related(self, request, form, formsets, change):
         form.save_m2m()
@@ -426,6 +595,12 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
     def save_formset(self, request, form, formset, change):
         if formset.model is Membership:
             self._save_memberships(request, form.instance, formset)
+            return
+        if formset.model is Invitation:
+            formset.new_objects, formset.changed_objects = [], []
+            formset.deleted_objects = [f.instance for f in formset.deleted_forms]
+            for invitation in formset.deleted_objects:
+                invitation_revoke(invitation=invitation, actor=request.user)
             return
         if formset.model is AllowedDomain:
             raise AssertionError("The allowlist is saved by the policy service only.")

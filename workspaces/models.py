@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Plan(models.TextChoices):
@@ -26,6 +27,16 @@ class Role(models.TextChoices):
 
 
 ADMIN_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+
+
+class ActionAccess(models.TextChoices):
+    ALL = "all", "All operations"
+    READ_ONLY = "read_only", "Read-only: only operations that change nothing"
+
+
+class ApprovalMode(models.TextChoices):
+    ASK_BEFORE_CHANGES = "ask_before_changes", "Ask before changes (users may always allow reads)"
+    ALWAYS_ASK = "always_ask", "Always ask: no \"Always allow\", every call is approved"
 BUILDER_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.BUILDER})
 
 
@@ -40,6 +51,26 @@ class Workspace(models.Model):
         default=True,
         help_text="When off, actions may reach only the domains on the allowlist.",
     )
+    # Governance (DESIGN.md §7): owners set these, actions/governance.py enforces them.
+    action_access = models.CharField(
+        "Action access",
+        max_length=16,
+        choices=ActionAccess.choices,
+        default=ActionAccess.ALL,
+        help_text="Read-only: only operations that are not consequential run or are offered.",
+    )
+    review_new_operations = models.BooleanField(
+        "Review new operations",
+        default=False,
+        help_text="Operations a schema save adds or changes stay off until an admin approves "
+        "them.",
+    )
+    approvals = models.CharField(
+        max_length=24,
+        choices=ApprovalMode.choices,
+        default=ApprovalMode.ASK_BEFORE_CHANGES,
+        help_text="Always ask: no \"Always allow\", and remembered approvals are ignored.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -50,6 +81,16 @@ class Workspace(models.Model):
                 condition=Q(plan__in=[choice.value for choice in Plan]),
                 name="workspace_plan_valid",
                 violation_error_message="Unknown plan.",
+            ),
+            models.CheckConstraint(
+                condition=Q(action_access__in=[choice.value for choice in ActionAccess]),
+                name="workspace_action_access_valid",
+                violation_error_message="Unknown action access.",
+            ),
+            models.CheckConstraint(
+                condition=Q(approvals__in=[choice.value for choice in ApprovalMode]),
+                name="workspace_approvals_valid",
+                violation_error_message="Unknown approval mode.",
             ),
         ]
 
@@ -137,6 +178,59 @@ class AuditKind(models.TextChoices):
     GPT_DELETED = "gpt_deleted", "GPT deleted"
     GPT_MOVED_OUT = "gpt_moved_out", "GPT moved to another workspace"
     GPT_MOVED_IN = "gpt_moved_in", "GPT moved in from another workspace"
+    INVITATION_CREATED = "invitation_created", "Invitation sent"
+    INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
+    INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
+    SETTINGS_CHANGED = "settings_changed", "Workspace governance changed"
+    OPERATION_CHANGED = "operation_changed", "Operation enabled, disabled or reviewed"
+    OPERATIONS_AWAIT_REVIEW = "operations_await_review", "Operations waiting for review"
+
+
+class Invitation(models.Model):
+    """An invitation to join a workspace, sent to an e-mail address nobody here uses yet.
+
+    Single use and short-lived (INVITATION_DAYS); only the SHA-256 of its token is stored (the
+    token is only compared, like an OAuth state), so the link exists only in the e-mail and in
+    the answer to whoever created it. Revoked or used ones stay, as a record.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField("E-mail", max_length=254)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    token_hash = models.CharField("Token hash (SHA-256)", max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=[choice.value for choice in Role]),
+                name="invitation_role_valid",
+                violation_error_message="Unknown role.",
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_at__isnull=True) | Q(revoked_at__isnull=True),
+                name="invitation_used_or_revoked_not_both",
+                violation_error_message="An invitation is either accepted or revoked.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.workspace} ({self.role})"
+
+    @property
+    def is_pending(self) -> bool:
+        unused = self.accepted_at is None and self.revoked_at is None
+        return unused and self.expires_at > timezone.now()
 
 
 class AuditEvent(models.Model):

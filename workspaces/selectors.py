@@ -12,8 +12,9 @@ from typing import Any, Generic, TypeVar
 
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
+from django.utils import timezone
 
-from workspaces.models import ADMIN_ROLES, BUILDER_ROLES, Membership, Workspace
+from workspaces.models import ADMIN_ROLES, BUILDER_ROLES, Invitation, Membership, Workspace
 
 T = TypeVar("T")
 # request.user: a User, or AnonymousUser (every selector checks is_authenticated first).
@@ -132,3 +133,45 @@ def role_can_build(role: str) -> bool:
 
 def role_is_admin(role: str) -> bool:
     return role in ADMIN_ROLES
+
+
+def membership_list_for_workspace(*, workspace: Workspace) -> QuerySet[Membership]:
+    """The workspace's members with their users, by username."""
+    return (
+        Membership.objects.filter(workspace=workspace)
+        .select_related("user")
+        .order_by("user__username", "pk")
+    )
+
+
+def membership_get_for_workspace(*, workspace: Workspace, user_id) -> Membership:
+    """The membership of user `user_id` in `workspace`; 404 for a user who is not a member
+    (whether or not the user exists)."""
+    try:
+        return membership_list_for_workspace(workspace=workspace).get(user_id=user_id)
+    except (Membership.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such member.") from None
+
+
+def invitation_list_pending(*, workspace: Workspace) -> QuerySet[Invitation]:
+    """The workspace's invitations that can still be accepted, newest first."""
+    return (
+        Invitation.objects.filter(
+            workspace=workspace,
+            accepted_at=None,
+            revoked_at=None,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("invited_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def invitation_get_for_workspace(*, workspace: Workspace, invitation_id) -> Invitation:
+    """One invitation of `workspace` (pending or not); another workspace's is a 404."""
+    try:
+        return Invitation.objects.select_related("workspace").get(
+            workspace=workspace, pk=invitation_id
+        )
+    except (Invitation.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such invitation.") from None

@@ -9,7 +9,9 @@ from workspaces.audit import audit_record, audit_record_many
 from workspaces.domains import DomainError, parse_allowlist_entry
 from workspaces.models import (
     ADMIN_ROLES,
+    ActionAccess,
     AllowedDomain,
+    ApprovalMode,
     AuditKind,
     Membership,
     Plan,
@@ -91,7 +93,7 @@ def membership_check(
             raise RuleViolation("last_owner", NEEDS_AN_OWNER, status=409, field="role")
 
 
-def _lock(workspace_pk) -> Workspace:
+def workspace_lock(workspace_pk) -> Workspace:
     """Lock the workspace row: two concurrent demotions of the last two owners must not both
     see "another owner remains"."""
     return Workspace.objects.select_for_update().get(pk=workspace_pk)
@@ -100,7 +102,7 @@ def _lock(workspace_pk) -> Workspace:
 @transaction.atomic
 def membership_set_role(*, membership: Membership, role: str, actor) -> Membership:
     """Change a member's role and record it."""
-    workspace = _lock(membership.workspace_id)
+    workspace = workspace_lock(membership.workspace_id)
     membership = Membership.objects.select_related("user").get(pk=membership.pk)
     before = membership.role
     if before == role:
@@ -123,7 +125,7 @@ def membership_set_role(*, membership: Membership, role: str, actor) -> Membersh
 
 @transaction.atomic
 def membership_add(*, workspace: Workspace, user, role: str, actor) -> Membership:
-    workspace = _lock(workspace.pk)
+    workspace = workspace_lock(workspace.pk)
     membership_check(workspace=workspace, actor=actor, before=None, after=role)
     if Membership.objects.filter(workspace=workspace, user=user).exists():
         raise RuleViolation(
@@ -142,7 +144,7 @@ def membership_add(*, workspace: Workspace, user, role: str, actor) -> Membershi
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor) -> None:
-    workspace = _lock(membership.workspace_id)
+    workspace = workspace_lock(membership.workspace_id)
     membership = Membership.objects.select_related("user").get(pk=membership.pk)
     membership_check(
         workspace=workspace,
@@ -251,3 +253,58 @@ def owner_change_refusal(*, actor_manages_owners: bool, before: str | None, afte
     if before == Role.OWNER:
         return "Only an owner can change or remove an owner."
     return None
+
+
+# Governance settings (DESIGN.md §7) --------------------------------------------------------------
+
+GOVERNANCE_FIELDS = ("action_access", "review_new_operations", "approvals")
+
+
+@transaction.atomic
+def workspace_settings_update(*, workspace: Workspace, actor, **changes) -> Workspace:
+    """Change the workspace's governance settings (`action_access`, `review_new_operations`,
+    `approvals`); owners only (and the operator). One audit row per field that changes.
+
+    actions/governance.py enforces them at every run and export, so a change applies at once.
+    """
+    unknown = sorted(set(changes) - set(GOVERNANCE_FIELDS))
+    if unknown:
+        raise RuleViolation("invalid", f"Unknown setting {unknown[0]!r}.", field=unknown[0])
+    workspace = workspace_lock(workspace.pk)
+    if not actor_manages_owners(workspace=workspace, actor=actor):
+        raise RuleViolation(
+            "permission_denied",
+            "Only an owner of the workspace changes how its actions are governed.",
+            status=403,
+        )
+    allowed = {
+        "action_access": ActionAccess.values,
+        "approvals": ApprovalMode.values,
+        "review_new_operations": (True, False),
+    }
+    changed = []
+    for field, value in changes.items():
+        if value is None:
+            continue
+        if value not in allowed[field] or (field == "review_new_operations") != (
+            isinstance(value, bool)
+        ):
+            raise RuleViolation("invalid", f"{value!r} is not a valid {field}.", field=field)
+        before = getattr(workspace, field)
+        if before == value:
+            continue
+        setattr(workspace, field, value)
+        changed.append(field)
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            kind=AuditKind.SETTINGS_CHANGED,
+            target=str(
+                getattr(Workspace._meta.get_field(field), "verbose_name", field)
+            ).capitalize(),
+            before={field: before},
+            after={field: value},
+        )
+    if changed:
+        workspace.save(update_fields=[*changed, "updated_at"])
+    return workspace

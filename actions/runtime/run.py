@@ -1,7 +1,8 @@
 """Run one operation of an action for a user: the runtime's single entry point.
 
-    find the operation → workspace domain policy → approval → build and validate the request
-    → authentication → guarded outbound call (policy re-checked on every redirect) → result
+    find the operation → the workspace's word on it (actions/governance.py: disabled, pending
+    review, read-only workspace) → workspace domain policy → approval → build and validate the
+    request → authentication → guarded outbound call (policy re-checked on every redirect) → result
 
 Every run that reaches a decision is recorded as an Invocation (outcome, sizes, duration, error
 code; never a body, a header or a secret). A 409 asking for approval is a question, not a run,
@@ -10,9 +11,10 @@ so it is not recorded; neither is a call to an operation that does not exist.
 Approvals (DESIGN.md §2): a consequential operation needs `consent: "allow"` on every call. Any
 other operation needs `allow` or `always_allow` until the user has chosen "Always allow" once,
 which is remembered per user, GPT and operation (a Consent row, forgotten when the operation's
-consequential flag changes). `decline` is recorded and answers 200 `{"status": "declined"}`: the
-user's decision is a normal outcome for the caller (a model is told the user said no), not an
-error of the request.
+consequential flag changes). A workspace that always asks (`approvals = always_ask`) offers no
+"Always allow" and ignores remembered ones: every call is approved. `decline` is recorded and
+answers 200 `{"status": "declined"}`: the user's decision is a normal outcome for the caller (a
+model is told the user said no), not an error of the request.
 
 An OAuth call the API answers with 401 while the connection holds a refresh token is retried
 once with a freshly refreshed token (a provider may end a token before its stated expiry, and
@@ -30,6 +32,11 @@ from typing import Any
 
 from django.db import IntegrityError
 
+from actions.governance import (
+    always_allow_offered,
+    operation_refusal,
+    remembered_approvals_apply,
+)
 from actions.models import (
     Action,
     AuthType,
@@ -86,6 +93,11 @@ def _operation(action: Action, operation_id: str) -> Operation:
     for operation in action.operations.all():
         if operation.operation_id == operation_id:
             return operation
+    # The caller may hold the action as the tool export gave it (callable operations only):
+    # ask the table, so a disabled operation is refused as such, not as missing.
+    stored = Operation.objects.filter(action=action, operation_id=operation_id).first()
+    if stored is not None:
+        return stored
     raise RuleViolation(
         "operation_not_found",
         f"This action has no operation {operation_id}.",
@@ -137,7 +149,7 @@ def _request_data(built: BuiltRequest, auth_shown: dict[str, str], secrets: list
 
 
 def _consent_prompt(action: Action, operation: Operation, built: BuiltRequest) -> RuleViolation:
-    offered = not operation.consequential
+    offered = always_allow_offered(operation, action.workspace)
     gpt = action.gpt
     return RuleViolation(
         "consent_required",
@@ -159,7 +171,7 @@ def _consent_prompt(action: Action, operation: Operation, built: BuiltRequest) -
     )
 
 
-def _check_consent_value(consent: Any, operation: Operation) -> str:
+def _check_consent_value(consent: Any, operation: Operation, action: Action) -> str:
     if consent in (None, ""):
         return ""
     if consent not in CONSENT_CHOICES:
@@ -171,6 +183,11 @@ def _check_consent_value(consent: Any, operation: Operation) -> str:
             "always_allow_not_offered",
             f"{operation.operation_id} is consequential: it is approved each time it runs, "
             "so it can not be always allowed.",
+        )
+    if consent == "always_allow" and not always_allow_offered(operation, action.workspace):
+        raise RuleViolation(
+            "always_allow_not_offered",
+            "This workspace asks before every call: approve this one with allow.",
         )
     return consent
 
@@ -207,8 +224,12 @@ def operation_run(  # noqa: C901 - the runtime pipeline, its steps in the order 
     code and status (400, 401, 403, 404, 409, 413, 502, 504).
     """
     operation = _operation(action, operation_id)
-    consent = _check_consent_value(consent, operation)
     record = _Recorder(action=action, operation=operation, user=user, channel=channel)
+    refusal = operation_refusal(operation, action.workspace)
+    if refusal is not None:
+        record(InvocationStatus.REFUSED, error_code=refusal.code)
+        raise refusal
+    consent = _check_consent_value(consent, operation, action)
 
     if consent == "decline":
         record(InvocationStatus.DECLINED)
@@ -231,7 +252,8 @@ def operation_run(  # noqa: C901 - the runtime pipeline, its steps in the order 
         raise
 
     remembered = (
-        not operation.consequential
+        always_allow_offered(operation, action.workspace)
+        and remembered_approvals_apply(action.workspace)
         and Consent.objects.filter(
             user=user, gpt_id=action.gpt_id, operation_id=operation.operation_id
         ).exists()

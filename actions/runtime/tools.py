@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actions.governance import exportable_operations
 from actions.runtime.request import BODY_KEY, operation_arguments, operation_body
 
 MAX_DESCRIPTION = 1024  # what the assistant APIs accept for a function's description
@@ -136,9 +137,11 @@ def tool_definition(operation, *, openapi_version: str) -> dict:
 
 
 def gpt_tools(*, actions) -> list[dict]:
-    """Tool definitions for every operation of `actions` (operations prefetched), in order."""
+    """Tool definitions for every operation of `actions` (operations prefetched, workspace
+    loaded: `actions.selectors.callable_actions` gives them so) that the workspace lets be
+    offered (actions/governance.py), in order."""
     return [
         tool_definition(operation, openapi_version=action.openapi_version or "3.1")
         for action in actions
-        for operation in action.operations.all()
+        for operation in exportable_operations(action.operations.all(), workspace=action.workspace)
     ]

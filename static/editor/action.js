@@ -34,6 +34,7 @@
   // Test buttons lead somewhere (Preview runs the saved operations).
   let savedSchema = config.schemaIsSaved ? textarea.value : null;
   let savedOperationIds = new Set(config.savedOperationIds);
+  let savedStates = config.savedOperationStates || {};
 
   // --- REST API -----------------------------------------------------------------------------
 
@@ -189,6 +190,15 @@
         method.appendChild(el("span", "method method-" + methodText.toLowerCase(), methodText));
         const path = el("td", "path");
         path.appendChild(el("code", "", op.path || ""));
+        // The workspace admins' word on a saved operation (disabled, waiting for review...).
+        const status = el("td", "op-status");
+        const saved = canTest ? savedStates[op.operation_id] : null;
+        if (saved && saved.state) {
+          status.appendChild(el("span", "op-state op-state-" + saved.code, saved.state));
+          status.appendChild(el("span", "op-why", saved.why));
+        } else if (saved) {
+          status.appendChild(el("span", "op-state op-state-on", "On"));
+        }
         const test = el("td", "test");
         if (canTest && savedOperationIds.has(op.operation_id)) {
           const link = el("a", "button secondary small", "Test");
@@ -200,7 +210,7 @@
         } else if (config.editable) {
           test.appendChild(el("span", "muted small", "Save to test"));
         }
-        row.append(name, method, path, test);
+        row.append(name, method, path, status, test);
         return row;
       })
     );
@@ -553,6 +563,11 @@
       }
       savedSchema = action.data.schema;
       savedOperationIds = new Set(action.data.operations.map(function (op) { return op.operation_id; }));
+      savedStates = {};
+      action.data.operations.forEach(function (op) {
+        const off = !op.enabled ? "Disabled" : op.review === "pending" ? "Waiting for review" : "";
+        savedStates[op.operation_id] = { state: off, code: off ? "imported" : "", why: "" };
+      });
       setSchema(action.data.schema, { saved: true });
       show("succeeded", "Imported and saved: " + plural(action.data.operations.length, "action") + " found.");
     }

@@ -35,6 +35,8 @@ def test_create_action_detects_operations(world, api, gpt):
             "path": "/location",
             "summary": "Get temperature for a specific location",
             "consequential": False,
+            "enabled": True,
+            "review": "approved",
         }
     ]
     assert body["errors"] == [] and body["auth"] == {"type": "none"}

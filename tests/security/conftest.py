@@ -39,7 +39,16 @@ from chat.models import Conversation, Message, ToolCall
 from gpts.models import GPT
 from tests.factories import add_member, make_gpt, make_user, make_workspace
 from tests.openapi_responses import install
-from workspaces.models import AllowedDomain, AuditEvent, Membership, Plan, Role, Workspace
+from workspaces.invitations import invitation_create
+from workspaces.models import (
+    AllowedDomain,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Plan,
+    Role,
+    Workspace,
+)
 from workspaces.services import domain_policy_update
 
 # Distinctive plaintexts: long enough that a chance match is impossible, each unique so a hit
@@ -133,6 +142,8 @@ class Tenant:
     consent: Consent
     state: OAuthState
     conversation: Conversation
+    invitation: Invitation
+    invitation_token: str
 
 
 @dataclass
@@ -213,6 +224,9 @@ def _tenant(name: str, *, port: int, api_key: str, secrets: dict | None) -> Tena
     Message.objects.create(
         workspace=workspace, conversation=conversation, role="user", content=f"{name} hello"
     )
+    invitation, invitation_token = invitation_create(
+        workspace=workspace, email=f"newcomer@{name.lower()}.example", role=Role.MEMBER, actor=owner
+    )
     return Tenant(
         conversation=conversation,
         workspace=workspace,
@@ -225,6 +239,8 @@ def _tenant(name: str, *, port: int, api_key: str, secrets: dict | None) -> Tena
         connection=connection,
         consent=consent,
         state=state,
+        invitation=invitation,
+        invitation_token=invitation_token,
     )
 
 
@@ -307,6 +323,15 @@ OBJECT_KWARGS = {
     "consent_id": (lambda a: a.consent.pk, 987654321),
     "operation_id": (lambda a: OPERATION_ID, "noSuchOperation"),
     "conversation_id": (lambda a: a.conversation.pk, 987654321),
+    "user_id": (lambda a: a.member.pk, 987654321),
+    "invitation_id": (lambda a: a.invitation.pk, 987654321),
+}
+
+# Routes whose kwarg is a credential, not an object reference: whoever holds the value may use
+# it, whatever workspace they are in, so "B gets 404" does not apply. Each has its own test.
+CAPABILITY_ROUTES = {
+    "invitations/<str:token>/": "an invitation link: the token is the credential "
+    "(tests/api/test_api_governance.py, tests/security/test_tenant_isolation.py)",
 }
 
 
@@ -353,7 +378,9 @@ def all_routes() -> list[Route]:
 
 
 def excluded(route: Route) -> bool:
-    return any(route.route.startswith(prefix) for prefix in EXCLUDED_PREFIXES)
+    return route.route in CAPABILITY_ROUTES or any(
+        route.route.startswith(prefix) for prefix in EXCLUDED_PREFIXES
+    )
 
 
 # Fingerprints of a workspace's rows --------------------------------------------------------------
@@ -378,6 +405,7 @@ def tenant_rows(workspace: Workspace) -> dict[str, str]:
         "conversation": Conversation.objects.filter(workspace=workspace),
         "message": Message.objects.filter(workspace=workspace),
         "tool_call": ToolCall.objects.filter(workspace=workspace),
+        "invitation": Invitation.objects.filter(workspace=workspace),
     }
     digests = {}
     for name, queryset in querysets.items():

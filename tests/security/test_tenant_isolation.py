@@ -21,6 +21,7 @@ from django.test import Client
 
 from kernel.encryption import mask_secret
 from tests.security.conftest import (
+    CAPABILITY_ROUTES,
     EXCLUDED_PREFIXES,
     OBJECT_KWARGS,
     SECRETS,
@@ -99,10 +100,29 @@ def test_every_object_route_is_covered():
         "editor/actions/<int:action_id>/operations/<str:operation_id>/test",
         "me/connections/<int:connection_id>/revoke",
         "actions/<int:action_id>/oauth/start",
+        "api/v1/workspaces/<slug:slug>/members/<int:user_id>/",
+        "api/v1/workspaces/<slug:slug>/invitations/<int:invitation_id>/",
+        "api/v1/actions/<int:action_id>/operations/<str:operation_id>",
     ):
         assert expected in names
     assert set(DECIDED_BEFORE_LOOKUP) <= names
     assert {"admin/", "o/", "sandbox/"} == set(EXCLUDED_PREFIXES)
+    assert set(CAPABILITY_ROUTES) <= {r.route for r in all_routes()}
+
+
+def test_an_invitation_link_shows_nothing_but_its_own_invitation(world):
+    """The token is the credential: B's owner holding A's link sees that invitation (and could
+    join A with it, as anyone the link was forwarded to), but no other token, and a guessed
+    one is the same "not valid" page as a used one."""
+    client = Client()
+    client.force_login(world.b.owner)
+    page = client.get(f"/invitations/{world.a.invitation_token}/")
+    assert page.status_code == 200 and world.a.workspace.name in page.content.decode()
+    assert world.a.gpt.name not in page.content.decode()
+    for token in (world.a.invitation_token[:-1] + "x", "", "a" * 43):
+        answer = client.get(f"/invitations/{token}/")
+        assert answer.status_code == 404
+        assert world.a.workspace.name not in answer.content.decode()
 
 
 @pytest.mark.parametrize(

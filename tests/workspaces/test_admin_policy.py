@@ -235,6 +235,10 @@ def test_a_refusal_by_the_service_rolls_everything_back(client, world):
         "allowed_domains-INITIAL_FORMS": "0",
         "memberships-TOTAL_FORMS": "0",
         "memberships-INITIAL_FORMS": "0",
+        "invitations-TOTAL_FORMS": "0",
+        "invitations-INITIAL_FORMS": "0",
+        "action_access": "all",
+        "approvals": "ask_before_changes",
     }
     response = client.post(change_url(acme), data)
     assert response.status_code == 302
@@ -333,7 +337,7 @@ def test_other_plans_show_no_policy_section(client, world, plan):
     assert "Allow all domains" not in html
     assert "Add new domain" not in html and "policy-preview" not in html
     prefixes = [i.formset.prefix for i in response.context["inline_admin_formsets"]]
-    assert prefixes == ["memberships"]
+    assert prefixes == ["memberships", "invitations"]
     data = form_data(response)
     data.update({"allow_all_domains": "on", "bulk_domains": "new.example.com"})
     assert client.post(change_url(acme), data).status_code == 302

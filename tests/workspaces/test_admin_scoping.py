@@ -3,15 +3,26 @@
 import pytest
 from django.urls import reverse
 
-from actions.models import Action, Operation
+from actions.models import Action, Operation, Review
 from gpts.models import GPT
 from tests.factories import add_member, make_action, make_gpt, make_user
 from tests.world import people
-from workspaces.models import AllowedDomain, AuditEvent, Membership, Role, Workspace
+from workspaces.invitations import invitation_create
+from workspaces.models import AllowedDomain, AuditEvent, Invitation, Membership, Role, Workspace
 
 pytestmark = pytest.mark.django_db
 
-SCOPED_MODELS = [Workspace, Membership, AllowedDomain, AuditEvent, GPT, Action, Operation]
+SCOPED_MODELS = [
+    Workspace,
+    Membership,
+    AllowedDomain,
+    AuditEvent,
+    GPT,
+    Action,
+    Operation,
+    Review,
+    Invitation,
+]
 
 
 @pytest.fixture
@@ -30,6 +41,9 @@ def two_workspaces():
             kind="policy_changed",
             target=f"{workspace.name} policy",
         )
+        invitation_create(
+            workspace=workspace, email=f"new@{workspace.slug}.example", role="member", actor=owner
+        )
     return {"acme": acme, "globex": globex, "admin_a": admin_a, "owner_b": owner_b}
 
 
@@ -43,7 +57,9 @@ def test_changelists_show_no_row_of_another_workspace(client, two_workspaces, mo
     response = client.get(changelist(model))
     assert response.status_code == 200
     shown = {obj.pk for obj in response.context["cl"].result_list}
-    path = {"Workspace": "pk", "Operation": "action__workspace"}.get(model.__name__, "workspace")
+    path = {"Workspace": "pk", "Operation": "action__workspace", "Review": "action__workspace"}.get(
+        model.__name__, "workspace"
+    )
     theirs = set(
         model.objects.filter(
             **{path: two_workspaces["globex"]}
@@ -62,7 +78,11 @@ def test_object_urls_of_another_workspace_are_not_found(client, two_workspaces, 
         globex
         if model is Workspace
         else model.objects.filter(
-            **({"action__workspace": globex} if model is Operation else {"workspace": globex})
+            **(
+                {"action__workspace": globex}
+                if model in (Operation, Review)
+                else {"workspace": globex}
+            )
         ).first()
     )
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk])
@@ -152,7 +172,10 @@ def test_admin_auth_edits_go_through_the_service_rules(client, two_workspaces):
     assert saved.status_code == 302, saved.content.decode()[:2000]
     action.refresh_from_db()
     assert (action.auth_type, action.api_key, action.custom_header) == (
-        "api_key", "sk-admin-set-1234", "X-Api-Key")
+        "api_key",
+        "sk-admin-set-1234",
+        "X-Api-Key",
+    )
     event = AuditEvent.objects.filter(kind="action_auth_changed").latest("id")
     assert event.actor == two_workspaces["admin_a"]
     assert "sk-admin-set-1234" not in str(event.after)

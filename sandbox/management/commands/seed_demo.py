@@ -31,6 +31,9 @@ PEOPLE = [
     ("alice", "alice-demo-pass", "acme", Role.OWNER, True),
     ("bob", "bob-demo-pass", "acme", Role.BUILDER, False),
     ("carol", "carol-demo-pass", "acme", Role.MEMBER, False),
+    # An admin who is not the owner: manages members and reviews operations in /admin/, reads
+    # (but cannot change) the domain policy and the governance settings.
+    ("erin", "erin-demo-pass", "acme", Role.ADMIN, True),
     ("dave", "dave-demo-pass", "globex", Role.OWNER, True),
 ]
 WORKSPACES = [("acme", "Acme", Plan.ENTERPRISE), ("globex", "Globex", Plan.TEAM)]
