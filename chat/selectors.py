@@ -40,7 +40,8 @@ def conversation_access_for_user(*, conversation_id, user) -> Access[Conversatio
     whoever may open it may also write in it, whatever their role in its workspace (someone a
     "link" GPT is shared with has none)."""
     conversation = conversation_get_for_user(conversation_id=conversation_id, user=user)
-    return Access(obj=conversation, role=conversation.caller_role or "", can_edit=True)
+    role = getattr(conversation, "caller_role", None) or ""  # annotated by the query above
+    return Access(obj=conversation, role=role, can_edit=True)
 
 
 def gpt_get_for_channel(*, gpt_id, user, channel: str) -> GPT:

@@ -122,4 +122,3 @@ class TurnSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "Turn"
-
