@@ -74,6 +74,7 @@ ADMIN: dict[str, tuple[int, int, int]] = {
     "actions/consent": (6, 9, 8),
     "actions/invocation": (7, 10, 8),
     "actions/oauthstate": (5, 8, 6),
+    "chat/conversation": (8, 11, 5),
 }
 
 
