@@ -465,13 +465,19 @@ class InvocationAdmin(RecordAdmin):
         "user",
         "gpt",
         "operation_id",
+        "channel",
         "status",
         "http_status",
         "duration_ms",
         "response_bytes",
         "error_code",
     ]
-    list_filter = ["status", "error_code", ("workspace", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [
+        "channel",
+        "status",
+        "error_code",
+        ("workspace", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["operation_id", "user__username", "error_code"]
     list_select_related = ["user", "gpt"]
     readonly_fields = [
@@ -480,6 +486,7 @@ class InvocationAdmin(RecordAdmin):
         "action",
         "user",
         "operation_id",
+        "channel",
         "status",
         "http_status",
         "error_code",

@@ -1,22 +1,31 @@
 """The chat API (DESIGN.md §5): conversations with a GPT, driven turn by turn.
 
-Thin views: resolve the GPT or the conversation for the caller (404 for anyone else's), validate
-the body with its serializer, call chat.services, and answer when the turn has stopped: "done",
-"error" (the model failed: the conversation says why), or "consent_required" /
+Thin views, as the rest of the API (api/views.py): the permission layer resolves the caller's
+own conversation (404 for anyone else's, api/permissions.py), the view checks the body with its
+InputSerializer, calls chat.services and answers with its OutputSerializer once the turn has
+stopped: "done", "error" (the model failed: the conversation says why), or "consent_required" /
 "oauth_required" with the `pending` call, which /consent and /resume continue. The page streams
-the same turns (chat.views); this API does not.
+the same turns with the same shapes (chat.views, chat.serializers); this API does not.
 """
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from api.base import ApiView, Pagination
-from chat.data import conversation_data, message_data
-from chat.models import Channel
-from chat.selectors import conversation_get_for_user, conversation_list_for_user, message_list
+from api.openapi_hooks import ERROR_COMPONENT
+from api.serializers import StrictCharField
+from chat.models import Channel, TurnState
+from chat.selectors import (
+    conversation_access_for_user,
+    conversation_list_for_user,
+    conversation_with_messages,
+    gpt_get_for_channel,
+    gpt_get_for_conversations,
+)
+from chat.serializers import MessageSerializer, PendingSerializer, TurnSerializer
 from chat.services import (
+    CONSENTS,
     MAX_MESSAGE_LENGTH,
     consent_answer,
     conversation_create,
@@ -24,211 +33,151 @@ from chat.services import (
     drain,
     message_post,
 )
-from gpts.selectors import gpt_get_for_chat, gpt_get_for_member
 
-
-class ToolCallSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text="The model's id for the call.")
-    operation_id = serializers.CharField()
-    arguments = serializers.JSONField(help_text="What the model sent (an object, or raw text).")
-    status = serializers.ChoiceField(
-        choices=[
-            "pending",
-            "consent_required",
-            "oauth_required",
-            "ok",
-            "declined",
-            "error",
-            "cancelled",
-        ]
-    )
-    request = serializers.JSONField(
-        allow_null=True, help_text="The request sent (or to be sent), secrets masked."
-    )
-    response = serializers.JSONField(allow_null=True, help_text="status, headers, body.")
-
-
-class MessageSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    role = serializers.ChoiceField(choices=["user", "assistant", "tool"])
-    content = serializers.CharField(allow_blank=True)
-    tool_calls = ToolCallSerializer(many=True)
-    tool_call_id = serializers.CharField(required=False, help_text="Tool messages only.")
-    error = serializers.BooleanField(
-        help_text="The platform's own words about a failure (not sent to the model)."
-    )
-    created_at = serializers.DateTimeField()
-
-
-class PendingSerializer(serializers.Serializer):
-    tool_call_id = serializers.CharField()
-    operation_id = serializers.CharField()
-    action = serializers.IntegerField()
-    domain = serializers.CharField()
-    request = serializers.JSONField(allow_null=True)
-    choices = serializers.ListField(child=serializers.CharField())
-    detail = serializers.CharField()
-    authorize_url = serializers.CharField(
-        required=False, help_text="oauth_required: where the user connects the account."
-    )
+ERRORS_409 = OpenApiResponse(
+    # The shared error shape (api/openapi_hooks.py declares the component).
+    {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"},
+    description="conversation_busy (a turn is running), nothing_pending (with the "
+    "conversation's state), unknown_tool_call (with the waiting call's tool_call_id)",
+)
 
 
 class ConversationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    gpt = serializers.IntegerField()
+    gpt = serializers.IntegerField(source="gpt_id")
     channel = serializers.ChoiceField(choices=Channel.values)
-    state = serializers.CharField()
+    state = serializers.ChoiceField(choices=TurnState.values)
     pending = PendingSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
     messages = MessageSerializer(many=True)
 
-
-class ConversationSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    gpt = serializers.IntegerField(source="gpt_id")
-    channel = serializers.ChoiceField(choices=Channel.values)
-    state = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    class Meta:
+        ref_name = "Conversation"
 
 
-class TurnSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=["done", "consent_required", "oauth_required", "error"]
-    )
-    messages = MessageSerializer(many=True, help_text="The messages this turn made or changed.")
-    pending = PendingSerializer(allow_null=True)
-
-
-class ConversationCreateSerializer(serializers.Serializer):
-    channel = serializers.ChoiceField(
-        choices=Channel.values,
-        required=False,
-        help_text='"preview" for the builder\'s Preview (editor rights), else "chat" (the '
-        "GPT's visibility decides who may talk to it).",
-    )
-
-
-class TextField(serializers.CharField):
-    """Text only: DRF's CharField would turn a number into its digits."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class MessagePostSerializer(serializers.Serializer):
-    content = TextField(max_length=MAX_MESSAGE_LENGTH, trim_whitespace=False)
-
-
-class ConsentSerializer(serializers.Serializer):
-    tool_call_id = TextField(max_length=128)
-    consent = serializers.ChoiceField(choices=["allow", "always_allow", "decline"])
-
-
-def gpt_get_for_chat_or_preview(*, gpt_id, user):
-    """A GPT the caller may talk to in either channel (else 404)."""
-    try:
-        return gpt_get_for_chat(gpt_id=gpt_id, user=user)
-    except Http404:
-        return gpt_get_for_member(gpt_id=gpt_id, user=user)
-
-
-def turn_data(result: dict) -> dict:
-    return {
-        "status": result["status"],
-        "messages": [message_data(message) for message in result["messages"]],
-        "pending": result["pending"],
-    }
-
-
-class ChatView(ApiView):
-    def valid(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.body())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
-
-ERRORS_409 = OpenApiResponse(
-    description="conversation_busy (a turn is running), nothing_pending, unknown_tool_call"
-)
-
-
-class ConversationCreateView(ChatView):
+class ConversationCreateView(ApiView):
     pagination_class = Pagination  # documents the paginated list (self.paginated)
 
+    class InputSerializer(serializers.Serializer):
+        channel = serializers.ChoiceField(
+            choices=Channel.values,
+            required=False,
+            help_text='"preview" for the builder\'s Preview (editor rights), else "chat" (the '
+            "GPT's visibility decides who may talk to it).",
+        )
+
+        class Meta:
+            ref_name = "ConversationCreate"
+
+    class SummarySerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        gpt = serializers.IntegerField(source="gpt_id")
+        channel = serializers.ChoiceField(choices=Channel.values)
+        state = serializers.ChoiceField(choices=TurnState.values)
+        created_at = serializers.DateTimeField()
+        updated_at = serializers.DateTimeField()
+
+        class Meta:
+            ref_name = "ConversationSummary"
+
+    OutputSerializer = ConversationSerializer
+
     @extend_schema(
-        responses=ConversationSummarySerializer(many=True),
+        responses=SummarySerializer(many=True),
         description="The caller's own conversations with the GPT, newest first.",
     )
     def get(self, request, gpt_id):
-        gpt = gpt_get_for_chat_or_preview(gpt_id=gpt_id, user=request.user)
+        gpt = gpt_get_for_conversations(gpt_id=gpt_id, user=request.user)
         return self.paginated(
-            conversation_list_for_user(user=request.user, gpt=gpt), ConversationSummarySerializer
+            conversation_list_for_user(user=request.user, gpt=gpt), self.SummarySerializer
         )
 
     @extend_schema(
-        request=ConversationCreateSerializer,
-        responses={201: ConversationSerializer},
+        request=InputSerializer,
+        responses={201: OutputSerializer},
         description="Start a conversation of the caller with the GPT.",
     )
     def post(self, request, gpt_id):
-        channel = self.valid(ConversationCreateSerializer).get("channel", Channel.CHAT)
-        if channel == Channel.PREVIEW:
-            gpt = gpt_get_for_member(gpt_id=gpt_id, user=request.user)
-        else:
-            gpt = gpt_get_for_chat(gpt_id=gpt_id, user=request.user)
+        channel = self.validated(self.InputSerializer).get("channel", Channel.CHAT)
+        gpt = gpt_get_for_channel(gpt_id=gpt_id, user=request.user, channel=channel)
         conversation = conversation_create(gpt=gpt, user=request.user, channel=channel)
-        return self.created(conversation_data(conversation, []))
+        conversation = conversation_with_messages(conversation=conversation)
+        return self.created(self.OutputSerializer(conversation).data)
 
 
-class ConversationDetailView(ChatView):
-    @extend_schema(responses=ConversationSerializer)
+class ConversationView(ApiView):
+    # The caller's own conversation, resolved by the permission layer as `self.access.obj`.
+    access_selector = staticmethod(conversation_access_for_user)
+
+
+class ConversationDetailView(ConversationView):
+    OutputSerializer = ConversationSerializer
+
+    @extend_schema(responses=OutputSerializer)
     def get(self, request, conversation_id):
-        conversation = conversation_get_for_user(conversation_id=conversation_id, user=request.user)
-        return Response(conversation_data(conversation, message_list(conversation=conversation)))
+        conversation = conversation_with_messages(conversation=self.access.obj)
+        return Response(self.OutputSerializer(conversation).data)
 
 
-class MessagePostView(ChatView):
+class MessagePostView(ConversationView):
+    class InputSerializer(serializers.Serializer):
+        # Blank or whitespace-only text is chat.services' refusal, with the same code.
+        content = StrictCharField(max_length=MAX_MESSAGE_LENGTH)
+
+        class Meta:
+            ref_name = "MessagePost"
+
+    OutputSerializer = TurnSerializer
+
     @extend_schema(
-        request=MessagePostSerializer,
-        responses={200: TurnSerializer, 409: ERRORS_409},
+        request=InputSerializer,
+        responses={200: OutputSerializer, 409: ERRORS_409},
         description="Send a message; answers when the turn has stopped. A call waiting for "
         "an approval or a connection is not sent, and the model is told so.",
     )
     def post(self, request, conversation_id):
-        conversation = conversation_get_for_user(conversation_id=conversation_id, user=request.user)
-        content = self.valid(MessagePostSerializer)["content"]
+        conversation = self.access.obj
+        content = self.validated(self.InputSerializer)["content"]
         events = message_post(conversation=conversation, user=request.user, content=content)
-        return Response(turn_data(drain(conversation, events)))
+        return Response(self.OutputSerializer(drain(conversation, events)).data)
 
 
-class ConsentView(ChatView):
+class ConsentView(ConversationView):
+    class InputSerializer(serializers.Serializer):
+        tool_call_id = StrictCharField(max_length=128)
+        consent = serializers.ChoiceField(choices=list(CONSENTS))
+
+        class Meta:
+            ref_name = "ConsentAnswer"
+
+    OutputSerializer = TurnSerializer
+
     @extend_schema(
-        request=ConsentSerializer,
-        responses={200: TurnSerializer, 409: ERRORS_409},
+        request=InputSerializer,
+        responses={200: OutputSerializer, 409: ERRORS_409},
         description="Answer the approval a consent_required turn stopped on; the turn goes on.",
     )
     def post(self, request, conversation_id):
-        conversation = conversation_get_for_user(conversation_id=conversation_id, user=request.user)
-        body = self.valid(ConsentSerializer)
+        conversation = self.access.obj
+        body = self.validated(self.InputSerializer)
         events = consent_answer(
             conversation=conversation,
             user=request.user,
             tool_call_id=body["tool_call_id"],
             consent=body["consent"],
         )
-        return Response(turn_data(drain(conversation, events)))
+        return Response(self.OutputSerializer(drain(conversation, events)).data)
 
 
-class ResumeView(ChatView):
+class ResumeView(ConversationView):
+    OutputSerializer = TurnSerializer
+
     @extend_schema(
         request=None,
-        responses={200: TurnSerializer, 409: ERRORS_409},
+        responses={200: OutputSerializer, 409: ERRORS_409},
         description="After oauth_required and connecting the account: retry the pending call.",
     )
     def post(self, request, conversation_id):
-        conversation = conversation_get_for_user(conversation_id=conversation_id, user=request.user)
+        conversation = self.access.obj
         events = conversation_resume(conversation=conversation, user=request.user)
-        return Response(turn_data(drain(conversation, events)))
+        return Response(self.OutputSerializer(drain(conversation, events)).data)

@@ -31,7 +31,6 @@ from actions.runtime.run import operation_run
 from actions.runtime.tools import gpt_tools
 from actions.selectors import callable_actions
 from chat import llm
-from chat.data import message_data, tool_call_data
 from chat.links import connect_url
 from chat.models import (
     Channel,
@@ -43,6 +42,7 @@ from chat.models import (
     TurnState,
 )
 from chat.selectors import message_list, open_tool_calls
+from chat.serializers import MessageSerializer, ToolCallEventSerializer
 from kernel.errors import RuleViolation
 
 MAX_TOOL_ROUNDS = 10
@@ -254,10 +254,10 @@ def _run_open_calls(turn: Turn, tools: Tools) -> Generator[Event, None, tuple[st
             return str(call.status), turn.conversation.pending or {}
         turn.touch(call.message_id)
         stop = _run_call(turn, call, tools)
-        yield Event("tool_call", {"message": call.message_id, **tool_call_data(call)})
+        yield Event("tool_call", ToolCallEventSerializer(call).data)
         if stop is not None:
             return stop
-        yield Event("message", message_data(_last_message(turn)))
+        yield Event("message", MessageSerializer(_last_message(turn)).data)
     return None
 
 
@@ -328,11 +328,11 @@ def run_turn(turn: Turn) -> Generator[Event, None, dict]:
                 reply = yield from _deltas(completion)
             except llm.ModelError as exc:
                 message = _save(turn, role=Role.ASSISTANT, content=exc.detail, is_error=True)
-                yield Event("message", message_data(message))
+                yield Event("message", MessageSerializer(message).data)
                 return _finish(turn, "error")
             if reply.tool_calls and offered:
                 _save_reply(turn, reply)
-                yield Event("message", message_data(_last_message(turn)))
+                yield Event("message", MessageSerializer(_last_message(turn)).data)
                 stop = yield from _run_open_calls(turn, tools)
                 if stop is not None:
                     return _finish(turn, *stop)
@@ -353,10 +353,10 @@ def run_turn(turn: Turn) -> Generator[Event, None, dict]:
                     ),
                     is_error=True,
                 )
-                yield Event("message", message_data(message))
+                yield Event("message", MessageSerializer(message).data)
                 return _finish(turn, "error")
             message = _save(turn, role=Role.ASSISTANT, content=reply.content)
-            yield Event("message", message_data(message))
+            yield Event("message", MessageSerializer(message).data)
             return _finish(turn, "done")
     finally:
         # A turn cut short (the page went away, a crash) must not leave the conversation busy.

@@ -7,6 +7,7 @@ generator (chat.loop). `drain()` runs a turn to its end for the JSON API.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,7 @@ MAX_MESSAGE_LENGTH = 20_000
 # A turn whose process died leaves "running" behind; after this long another may take over.
 STALE_TURN = timedelta(minutes=5)
 CONSENTS = ("allow", "always_allow", "decline")
+UNSTORABLE = re.compile("[\ud800-\udfff]")
 
 
 def conversation_create(*, gpt, user, channel: str = Channel.CHAT) -> Conversation:
@@ -96,8 +98,13 @@ def message_post(
         raise RuleViolation(
             "invalid", f"A message is at most {MAX_MESSAGE_LENGTH:,} characters.", field="content"
         )
-    if "\x00" in content:
-        raise RuleViolation("invalid", "Text may not contain NUL characters.", field="content")
+    if "\x00" in content or UNSTORABLE.search(content):
+        # PostgreSQL text holds neither (the stream's body reaches here unchecked).
+        raise RuleViolation(
+            "invalid",
+            "Text may not contain NUL characters or lone surrogates (half of a UTF-16 pair).",
+            field="content",
+        )
     _claim(
         conversation,
         states=[TurnState.IDLE, TurnState.CONSENT_REQUIRED, TurnState.OAUTH_REQUIRED],

@@ -21,9 +21,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from actions.selectors import callable_actions
 from chat import llm
-from chat.data import message_data
 from chat.models import Channel, Conversation
 from chat.selectors import conversation_get_for_user, messages_by_id
+from chat.serializers import TurnSerializer
 from chat.services import consent_answer, conversation_resume, message_post
 from gpts.selectors import gpt_access_for_member, gpt_get_for_chat
 from kernel.errors import RuleViolation
@@ -97,14 +97,7 @@ def _sse(conversation: Conversation, events):
                 break
             yield _frame(event.kind, event.data)
         messages = messages_by_id(conversation=conversation, ids=result["messages"])
-        yield _frame(
-            "done",
-            {
-                "status": result["status"],
-                "pending": result["pending"],
-                "messages": [message_data(message) for message in messages],
-            },
-        )
+        yield _frame("done", TurnSerializer({**result, "messages": messages}).data)
     except Exception:
         # The status line has gone already: the page is told in the stream.
         logger.exception("chat turn failed (conversation %s)", conversation.pk)

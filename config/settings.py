@@ -262,6 +262,14 @@ SPECTACULAR_SETTINGS = {
         "str": {"type": "string", "pattern": "^[^/]+$"},
     },
     # The shared error answers ({"code","detail"}: 400/401/403/404/413/415) on every operation.
+    # One name for the approval choices, wherever a field lists them (run, chat consent, a
+    # chat's pending call).
+    "ENUM_NAME_OVERRIDES": {
+        "ConsentEnum": "actions.runtime.run.CONSENT_CHOICES",
+        # Two fields named "role": a member's role in a workspace, a chat message's author.
+        "MemberRoleEnum": "workspaces.models.Role.values",
+        "MessageRoleEnum": "chat.models.Role",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.openapi_hooks.add_error_responses",

@@ -4,7 +4,8 @@
 and method), and fails when its status is not declared there or its JSON body does not match
 the declared schema ($refs resolved, OpenAPI 3.0 `nullable` understood). Success bodies are
 checked closed: an object schema with `properties` and no `additionalProperties` admits no other
-field, so an undocumented field fails as surely as a missing required one. Error bodies keep
+field, so an undocumented field fails as surely as a missing required one. A nullable reference
+(`allOf` + `nullable`, drf-spectacular's spelling) admits null. Error bodies keep
 the open shape the document promises (`{"code", "detail", ...}` with fields that vary by code).
 
 `install(monkeypatch)` makes every request of Django's test client (and DRF's APIClient, which
@@ -47,9 +48,31 @@ def _closed(schema):
     return schema
 
 
+def _nullable_refs(schema):
+    """A copy of `schema` in which a nullable reference admits null.
+
+    drf-spectacular spells a nullable nested serializer `{"allOf": [{"$ref": ...}],
+    "nullable": true}`, as OpenAPI 3.0 tools read it; the validator only honours `nullable`
+    next to `type`, so it would refuse the null the document means to allow."""
+    if isinstance(schema, dict):
+        schema = {key: _nullable_refs(value) for key, value in schema.items()}
+        if schema.get("nullable") is True and "type" not in schema and "allOf" in schema:
+            rest = {key: value for key, value in schema.items() if key != "nullable"}
+            return {"anyOf": [rest, {"enum": [None]}]}
+        return schema
+    if isinstance(schema, list):
+        return [_nullable_refs(item) for item in schema]
+    return schema
+
+
 @cache
 def _closed_components() -> dict:
-    return _closed(copy.deepcopy(document().get("components", {})))
+    return _closed(_nullable_refs(copy.deepcopy(document().get("components", {}))))
+
+
+@cache
+def _open_components() -> dict:
+    return _nullable_refs(copy.deepcopy(document().get("components", {})))
 
 
 @cache
@@ -112,7 +135,8 @@ def problems(path: str, method: str, status: int, content_type: str, body: bytes
     except ValueError:
         return [f"{method.upper()} {path} {status}: the body is not JSON: {body[:200]!r}"]
     success = 200 <= status < 300
-    components = _closed_components() if success else document().get("components", {})
+    components = _closed_components() if success else _open_components()
+    schema = _nullable_refs(schema)
     root = {**(_closed(schema) if success else schema), "components": components}
     validator = OAS30Validator(root)
     return [

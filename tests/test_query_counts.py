@@ -82,6 +82,7 @@ ADMIN: dict[str, tuple[int, int, int]] = {
     "actions/oauthstate": (5, 8, 6),
     "actions/review": (6, 9, 5),
     "workspaces/invitation": (6, 9, 5),
+    "chat/conversation": (8, 11, 5),
 }
 
 

@@ -3,8 +3,9 @@
 Every tenant-scoped test needs the same cast (an owner, an admin, a builder and a member in the
 workspace under test, and a second workspace whose rows must never show), so it is built here
 once instead of in a local fixture per module. `rows` scales every list (GPTs, actions,
-connections, approvals, imports, invocations, audit rows, allowlist entries, invitations) so a
-test can show that a page's query count does not grow with the data.
+connections, approvals, imports, invocations, audit rows, allowlist entries, invitations,
+conversations with their messages and tool calls) so a test can show that a page's query count
+does not grow with the data.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from actions.models import (
     OAuthState,
     SchemaImport,
 )
+from chat.models import Conversation, Message, ToolCall
 from gpts.models import GPT
 from tests.factories import add_member, make_action, make_gpt, make_user, make_workspace
 from workspaces.invitations import invitation_create
@@ -115,6 +117,7 @@ def _tenant(name: str, *, rows: int, plan: str) -> Tenant:
             status=InvocationStatus.OK,
             http_status=200,
         )
+        _conversation(tenant, gpt, n)
         OAuthState.objects.create(
             state_hash=f"{workspace.slug}-{n}".ljust(64, "0"),
             user=tenant.member,
@@ -184,6 +187,35 @@ def people(
         globex, role=Role.OWNER, username=names["stranger"], staff=staff
     )
     return cast
+
+
+def _conversation(tenant: Tenant, gpt: GPT, n: int) -> Conversation:
+    """A member's conversation with `gpt` in which the model called an operation once."""
+    workspace = tenant.workspace
+    conversation = Conversation.objects.create(
+        workspace=workspace, gpt=gpt, user=tenant.member, channel="chat"
+    )
+
+    def say(role: str, content: str, **fields) -> Message:
+        return Message.objects.create(
+            workspace=workspace, conversation=conversation, role=role, content=content, **fields
+        )
+
+    say("user", f"question {n}")
+    asked = say("assistant", "")
+    ToolCall.objects.create(
+        workspace=workspace,
+        message=asked,
+        call_id=f"call_{n}",
+        operation_id=f"get{n}",
+        arguments='{"id": 1}',
+        status="ok",
+        request={"method": "GET", "url": f"https://api{n}.{workspace.slug}.example.com/get"},
+        response={"status": 200, "headers": {}, "body": "{}"},
+    )
+    say("tool", '{"status": 200, "body": "{}"}', tool_call_id=f"call_{n}")
+    say("assistant", f"answer {n}")
+    return conversation
 
 
 def build_world(*, rows: int = 1) -> World:

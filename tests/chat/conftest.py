@@ -10,6 +10,7 @@ from pytest_httpserver import HTTPServer
 from actions.services import action_create
 from tests.chat.provider import FakeProvider
 from tests.factories import add_member, make_gpt, make_workspace
+from tests.openapi_responses import install
 from workspaces.models import Plan, Role
 from workspaces.services import domain_policy_update
 
@@ -129,3 +130,10 @@ def world(db, settings, provider, api):
         "gpt": gpt,
         "action": action,
     }
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_the_document(monkeypatch):
+    """Every chat API answer a chat test gets is checked against /api/v1/schema/ (status
+    declared, body valid, no undocumented field): see tests/openapi_responses.py."""
+    install(monkeypatch)

@@ -78,6 +78,8 @@ def existing_ids(world, user) -> dict[str, object]:
         "consent_id": consent.pk,
         "operation_id": OPERATION_ID,
         "conversation_id": conversation.pk,
+        "user_id": a.member.pk,
+        "invitation_id": a.invitation.pk,
     }
 
 
@@ -110,6 +112,11 @@ def meaningful_bodies(world) -> dict[str, list[object]]:
         "conversations_messages_create": [{"content": "What is the weather in Paris?"}],
         "conversations_consent_create": [{"tool_call_id": "call_1", "consent": "allow"}],
         "gpts_conversations_create": [{}, {"channel": "preview"}],
+        "workspaces_members_create": [
+            {"email": "newcomer@example.com", "role": "member"},
+            {"username": world.b.owner.username, "role": "builder"},
+        ],
+        "workspaces_members_partial_update": [{"role": "builder"}, {"role": "member"}],
     }
 
 

@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from actions.models import Action, Operation, Review
+from actions.models import Action, Invocation, Operation, Review
+from chat.models import Conversation, Message, ToolCall
 from gpts.models import GPT
 from tests.factories import add_member, make_action, make_gpt, make_user
 from tests.world import people
@@ -22,6 +23,8 @@ SCOPED_MODELS = [
     Operation,
     Review,
     Invitation,
+    Invocation,
+    Conversation,
 ]
 
 
@@ -43,6 +46,30 @@ def two_workspaces():
         )
         invitation_create(
             workspace=workspace, email=f"new@{workspace.slug}.example", role="member", actor=owner
+        )
+        user = add_member(workspace, role=Role.MEMBER, username=f"{workspace.slug}_talker")
+        Invocation.objects.create(
+            workspace=workspace,
+            gpt=gpt,
+            user=user,
+            operation_id=f"op_{workspace.slug}",
+            status="ok",
+            channel="chat",
+        )
+        conversation = Conversation.objects.create(workspace=workspace, gpt=gpt, user=user)
+        asked = Message.objects.create(
+            workspace=workspace,
+            conversation=conversation,
+            role="assistant",
+            content=f"{workspace.name} words",
+        )
+        ToolCall.objects.create(
+            workspace=workspace,
+            message=asked,
+            call_id="call_1",
+            operation_id=f"op_{workspace.slug}",
+            status="ok",
+            request={"method": "GET", "url": f"https://api.{workspace.slug}.example/x"},
         )
     return {"acme": acme, "globex": globex, "admin_a": admin_a, "owner_b": owner_b}
 
@@ -179,3 +206,32 @@ def test_admin_auth_edits_go_through_the_service_rules(client, two_workspaces):
     event = AuditEvent.objects.filter(kind="action_auth_changed").latest("id")
     assert event.actor == two_workspaces["admin_a"]
     assert "sk-admin-set-1234" not in str(event.after)
+
+
+def test_a_conversation_shows_its_own_messages_and_calls_only(client, two_workspaces):
+    acme, globex = two_workspaces["acme"], two_workspaces["globex"]
+    client.force_login(two_workspaces["admin_a"])
+    ours = Conversation.objects.get(workspace=acme)
+    html = client.get(reverse("admin:chat_conversation_change", args=[ours.pk])).content.decode()
+    assert "Acme words" in html and "op_" + acme.slug in html
+    assert "Globex" not in html and globex.slug not in html
+    # The changelist's filters offer only A's GPTs and people.
+    page = client.get(changelist(Conversation)).content.decode()
+    assert "Acme helper" in page and f"{acme.slug}_talker" in page
+    assert "Globex helper" not in page and f"{globex.slug}_talker" not in page
+    # Records: nothing to add, change or delete, even in A.
+    url = reverse("admin:chat_conversation_change", args=[ours.pk])
+    client.post(url.replace("/change/", "/delete/"), {"post": "yes"})
+    assert Conversation.objects.filter(pk=ours.pk).exists()
+    assert client.get(reverse("admin:chat_conversation_add")).status_code == 403
+
+
+def test_the_invocation_log_filters_by_channel(client, two_workspaces):
+    client.force_login(two_workspaces["admin_a"])
+    response = client.get(changelist(Invocation), {"channel__exact": "chat"})
+    assert response.status_code == 200
+    shown = list(response.context["cl"].result_list)
+    assert [row.workspace_id for row in shown] == [two_workspaces["acme"].pk]
+    assert "channel" in response.context["cl"].list_display
+    none = client.get(changelist(Invocation), {"channel__exact": "mcp"})
+    assert list(none.context["cl"].result_list) == []
