@@ -26,7 +26,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.models import Action, InvocationChannel
+from actions.models import Action, InvocationChannel, Operation
 from actions.runtime.run import operation_run
 from actions.runtime.tools import gpt_tools
 from actions.selectors import callable_actions
@@ -79,6 +79,7 @@ class Tools:
 
     definitions: list[dict]
     actions: dict[str, Action]
+    callable: list[Action] = field(default_factory=list)
 
     @classmethod
     def for_gpt(cls, gpt) -> Tools:
@@ -86,7 +87,25 @@ class Tools:
         return cls(
             definitions=gpt_tools(actions=actions),
             actions={op.operation_id: a for a in actions for op in a.operations.all()},
+            callable=actions,
         )
+
+    def action_for(self, operation_id: str) -> Action | None:
+        """The action to run `operation_id` with. A name that was not offered but is an
+        operation of one of the actions (turned off, waiting for review, read-only workspace:
+        the model saw it earlier in the conversation, or guessed) still goes to the runtime, so
+        the workspace's rule refuses it in its own words and the refusal is logged as in every
+        other channel (actions/governance.py); only a name no action has is unknown. The
+        lookup is a query only for such a name."""
+        action = self.actions.get(operation_id)
+        if action is not None or not self.callable:
+            return action
+        owner = (
+            Operation.objects.filter(action__in=self.callable, operation_id=operation_id)
+            .values_list("action_id", flat=True)
+            .first()
+        )
+        return next((a for a in self.callable if a.pk == owner), None)
 
 
 def _invocation_channel(conversation: Conversation) -> str:
@@ -188,7 +207,7 @@ def _stop(turn: Turn, call: ToolCall, exc: RuleViolation, action: Action) -> dic
 def _run_call(turn: Turn, call: ToolCall, tools: Tools) -> tuple[str, dict] | None:
     """Run one call; its answer goes to the model as a tool message, or the turn stops with
     ("consent_required" | "oauth_required", pending)."""
-    action = tools.actions.get(call.operation_id)
+    action = tools.action_for(call.operation_id)
     if action is None:
         known = ", ".join(sorted(tools.actions)) or "none"
         call.status = ToolCallStatus.ERROR
@@ -228,7 +247,10 @@ def _run_call(turn: Turn, call: ToolCall, tools: Tools) -> tuple[str, dict] | No
             call.save(update_fields=["status", "request", "response"])
             return exc.code, _stop(turn, call, exc, action)
         call.status = ToolCallStatus.ERROR
-        call.response = call.response or {"error": {"code": exc.code, "detail": exc.detail}}
+        # The status is the one the run endpoint would answer: what kind of refusal it was.
+        call.response = call.response or {
+            "error": {"code": exc.code, "detail": exc.detail, "status": exc.status}
+        }
         call.save(update_fields=["status", "request", "response"])
         _answer_call(turn, call, f"Error {exc.code}: {exc.detail} (the call did not succeed).")
         return None

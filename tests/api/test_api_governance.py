@@ -4,16 +4,22 @@ Channels: the run API (which the editor's Preview posts to with the session), th
 (GET /api/v1/gpts/{id}/tools/), and the two shared functions every other channel calls: the
 runtime (`actions.runtime.run.operation_run`, chat and MCP run through it) and the tool export
 (`actions.selectors.callable_actions` + `actions.runtime.tools.gpt_tools`, chat and MCP list
-through them). `CHANNELS` below names how each channel runs an operation and lists tools, so a
-new channel (chat, MCP) adds one entry and inherits every rule's test.
+through them), and the chat itself (a conversation through the chat API, on the GPT's chat page
+and in the editor's Preview, with the model played by the protocol-faithful fake provider of
+tests/chat/provider.py). `RUN_CHANNELS` and `TOOL_CHANNELS` below name how each channel runs an
+operation and lists tools, so a new channel (MCP) adds one entry and inherits every rule's test.
 
-Actions point at a real HTTP server on 127.0.0.1; what it received proves what was sent.
+Actions point at a real HTTP server on 127.0.0.1; what it received proves what was sent. What
+the fake provider received (the `tools` of its request, the tool message) proves what the model
+was offered and told.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
+from functools import partial
 from itertools import product
 
 import pytest
@@ -29,6 +35,7 @@ from actions.runtime.tools import gpt_tools
 from actions.selectors import action_get_for_member, callable_actions
 from actions.services import action_create, action_update, operation_set_state
 from kernel.errors import RuleViolation
+from tests.chat.provider import FakeProvider
 from tests.factories import PASSWORD, add_member, make_gpt, make_user, make_workspace
 from workspaces.models import AuditEvent, AuditKind, Invitation, Membership, Plan, Role
 from workspaces.services import domain_policy_update, workspace_settings_update
@@ -82,10 +89,22 @@ def server():
         httpd.stop()
 
 
+@pytest.fixture(scope="module")
+def provider():
+    """The model the chat channels talk to (an OpenAI-compatible server on 127.0.0.1)."""
+    fake = FakeProvider()
+    yield fake
+    fake.close()
+
+
 @pytest.fixture
-def gov(db, settings, server):
+def gov(db, settings, server, provider):
     server.clear()
     server.expect_request(re.compile(".*")).respond_with_json({"ok": True})
+    settings.LLM_BASE_URL = provider.base_url
+    settings.LLM_API_KEY = "sk-governance-test-key"
+    settings.LLM_TIMEOUT = 5
+    settings.LLM_MAX_RETRIES = 0
     settings.OUTBOUND_ALLOW_PRIVATE = [f"127.0.0.1:{server.port}"]
     settings.ACTION_DOMAIN_ALLOW_IP_LITERALS = True
     settings.SITE_URL = "http://platform.test"
@@ -108,6 +127,7 @@ def gov(db, settings, server):
         "gpt": gpt,
         "action": action,
         "server": server,
+        "provider": provider,
         **people,
     }
     server.clear()
@@ -207,8 +227,98 @@ def _shared_operations(gov, user):
     return [o.operation_id for a in callable_actions(gpt=gov["gpt"]) for o in a.operations.all()]
 
 
-RUN_CHANNELS = {"api": _api_run, "preview": _preview_run, "runtime": _runtime_run}
-TOOL_CHANNELS = {"api": _api_tools, "shared": _shared_tools, "operations": _shared_operations}
+def _arguments(operation_id):
+    return {"location": "Paris"} if operation_id == "getWeather" else {"requestBody": {}}
+
+
+def _chat_turn(gov, user, channel, script):
+    """Start a conversation on `channel` and say one thing; the turn's answer."""
+    client = api(user)
+    started = client.post(
+        f"/api/v1/gpts/{gov['gpt'].pk}/conversations/", {"channel": channel}, format="json"
+    )
+    assert started.status_code == 201, started.json()
+    cid = started.json()["id"]
+    said = client.post(
+        f"/api/v1/conversations/{cid}/messages/", {"content": "Go ahead."}, format="json"
+    )
+    assert said.status_code == 200, said.json()
+    return client, cid, said.json()
+
+
+def _chat_run(gov, user, operation_id, consent, *, channel="chat"):
+    """A chat turn in which the model calls the operation; the person answers the approval with
+    `consent` when asked (None: the turn's question is the outcome). The outcome as the run
+    endpoint would say it: the question (409, from `pending`), the account to connect (401),
+    the refusal the model was told (the call's error: code, detail, status), or the result."""
+    script = gov["provider"].reset()
+    call_id = f"call_{uuid.uuid4().hex[:12]}"
+    script.tool(operation_id, _arguments(operation_id), call_id=call_id).text("Done.")
+    sent_before = len(gov["server"].log)
+    client, cid, turn = _chat_turn(gov, user, channel, script)
+    if turn["status"] == "consent_required" and consent is not None:
+        answered = client.post(
+            f"/api/v1/conversations/{cid}/consent",
+            {"tool_call_id": call_id, "consent": consent},
+            format="json",
+        )
+        if answered.status_code != 200:
+            return answered.status_code, answered.json()
+        turn = answered.json()
+    pending = turn["pending"]
+    if turn["status"] == "consent_required":
+        assert pending["tool_call_id"] == call_id
+        assert len(gov["server"].log) == sent_before  # a question sends nothing
+        return 409, {
+            "code": "consent_required",
+            "detail": pending["detail"],
+            "choices": pending["choices"],
+            "always_allow_offered": "always_allow" in pending["choices"],
+        }
+    if turn["status"] == "oauth_required":
+        return 401, {"code": "oauth_required", **pending}
+    assert turn["status"] == "done", turn
+    [call] = [c for m in turn["messages"] for c in m["tool_calls"] if c["id"] == call_id]
+    # What the model was told about the call: the tool message of the provider's last request.
+    [told] = [
+        m["content"]
+        for m in script.requests[-1]["messages"]
+        if m["role"] == "tool" and m["tool_call_id"] == call_id
+    ]
+    if call["response"] is None:  # not run: the loop found no such tool
+        return 404, {"code": "operation_not_found", "detail": told}
+    error = call["response"].get("error")
+    if error is not None:
+        assert told == f"Error {error['code']}: {error['detail']} (the call did not succeed)."
+        return error["status"], {"code": error["code"], "detail": error["detail"]}
+    assert json.loads(told)["status"] == call["response"]["status"]
+    return 200, {"status": call["status"], "request": call["request"], "response": call["response"]}
+
+
+def _chat_tools(gov, user, *, channel="chat"):
+    """The tool names the model was offered: the `tools` of the provider's request."""
+    script = gov["provider"].reset()
+    script.text("Hello.")
+    _, _, turn = _chat_turn(gov, user, channel, script)
+    assert turn["status"] == "done", turn
+    [request] = script.requests
+    return [tool["function"]["name"] for tool in request.get("tools", [])]
+
+
+RUN_CHANNELS = {
+    "api": _api_run,
+    "preview": _preview_run,
+    "runtime": _runtime_run,
+    "chat": _chat_run,
+    "chat-preview": partial(_chat_run, channel="preview"),
+}
+TOOL_CHANNELS = {
+    "api": _api_tools,
+    "shared": _shared_tools,
+    "operations": _shared_operations,
+    "chat": _chat_tools,
+    "chat-preview": partial(_chat_tools, channel="preview"),
+}
 
 
 # Disabled, pending, read-only: per rule, per channel ---------------------------------------------
@@ -232,6 +342,42 @@ def test_a_disabled_or_pending_operation_does_not_run_in_any_channel(gov, channe
     # The other operation still runs: the rule is per operation.
     status, body = RUN_CHANNELS[channel](gov, gov["member"], "createNote", "allow")
     assert status == 200, body
+
+
+def test_an_operation_turned_off_while_its_call_waits_for_approval_is_refused_in_chat(gov):
+    """The model was offered getWeather and called it; an admin turns it off before the person
+    answers. The approval runs nothing: the runtime refuses the call and the model is told why."""
+    script = gov["provider"].reset()
+    script.tool("getWeather", _arguments("getWeather"), call_id="late").text("Understood.")
+    client, cid, turn = _chat_turn(gov, gov["member"], "chat", script)
+    assert turn["status"] == "consent_required"
+    set_op(gov, "getWeather", enabled=False)
+    response = client.post(
+        f"/api/v1/conversations/{cid}/consent",
+        {"tool_call_id": "late", "consent": "allow"},
+        format="json",
+    )
+    assert response.status_code == 200 and response.json()["status"] == "done"
+    assert not gov["server"].log
+    [told] = [m for m in script.requests[-1]["messages"] if m["role"] == "tool"]
+    assert told["content"].startswith("Error operation_disabled: getWeather is turned off")
+    assert "getWeather" not in json.dumps(script.requests[-1].get("tools", []))
+    invocation = Invocation.objects.get()
+    assert (invocation.status, invocation.error_code, invocation.channel) == (
+        "refused",
+        "operation_disabled",
+        "chat",
+    )
+
+
+def test_a_name_no_action_has_is_still_an_unknown_tool_in_chat(gov):
+    script = gov["provider"].reset()
+    script.tool("deleteEverything", {}, call_id="nope").text("Sorry.")
+    _, _, turn = _chat_turn(gov, gov["member"], "chat", script)
+    assert turn["status"] == "done"
+    [told] = [m for m in script.requests[-1]["messages"] if m["role"] == "tool"]
+    assert "no tool named 'deleteEverything'" in told["content"]
+    assert not Invocation.objects.exists() and not gov["server"].log
 
 
 @pytest.mark.parametrize("channel", sorted(TOOL_CHANNELS))

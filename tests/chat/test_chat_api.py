@@ -500,3 +500,68 @@ def test_the_callers_conversations_with_a_gpt(world, script):
     assert listed["results"][0]["state"] == "idle"
     stranger = client_for(world["stranger"])
     assert stranger.get(f"/api/v1/gpts/{world['gpt'].pk}/conversations/").status_code == 404
+
+
+def test_a_connection_that_needs_reconnecting_asks_to_sign_in_again(world, script, api):
+    """Issue 15.6: a lapsed connection stops the turn with the "Sign in to <domain>" card
+    (oauth_required, the domain and the authorize URL back to this conversation), sends
+    nothing, and the call goes on once the person has reconnected."""
+    from actions.models import AuthType, ConnectionReason, ConnectionStatus, Consent
+
+    action = world["action"]
+    action.auth_type = AuthType.OAUTH
+    action.oauth_client_id = "client"
+    action.oauth_client_secret = "client-secret-value"
+    action.authorization_url = f"http://127.0.0.1:{api.port}/authorize"
+    action.token_url = f"http://127.0.0.1:{api.port}/token"
+    action.save()
+    account = ConnectedAccount.objects.create(
+        user=world["member"],
+        action=action,
+        gpt=world["gpt"],
+        workspace=world["acme"],
+        access_token="revoked-access-token",
+        refresh_token="refused-refresh-token",
+        scopes="",
+        status=ConnectionStatus.NEEDS_RECONNECT,
+        status_reason=ConnectionReason.REFRESH_REFUSED,
+    )
+    Consent.objects.create(
+        user=world["member"],
+        gpt=world["gpt"],
+        action=action,
+        workspace=world["acme"],
+        operation_id="getWeather",
+    )
+    script.tool("getWeather", {"location": "Paris"}, "r1").text("Sunny again.")
+    client = client_for(world["member"])
+    cid = start(client, world["gpt"])
+    stopped = say(client, cid, "weather?").json()
+    assert stopped["status"] == "oauth_required", stopped
+    pending = stopped["pending"]
+    assert (pending["tool_call_id"], pending["operation_id"], pending["domain"]) == (
+        "r1",
+        "getWeather",
+        "127.0.0.1",
+    )
+    assert "reconnect" in pending["detail"]
+    assert pending["authorize_url"].startswith(
+        f"http://platform.test/actions/{action.pk}/oauth/start?next="
+    )
+    assert f"%3Fc%3D{cid}%26resume%3D1" in pending["authorize_url"]
+    assert api.log == []  # neither the API nor the provider's token endpoint was called
+    assert "revoked-access-token" not in json.dumps(stopped)
+    whole = client.get(f"/api/v1/conversations/{cid}/").json()
+    assert whole["state"] == "oauth_required" and whole["pending"] == pending  # the page's card
+    invocation = Invocation.objects.get()
+    assert (invocation.error_code, invocation.channel) == ("oauth_required", "chat")
+
+    # Reconnected (the OAuth flow replaces the tokens and makes the connection active again).
+    account.access_token = "fresh-access-token"
+    account.status, account.status_reason = ConnectionStatus.ACTIVE, ""
+    account.save()
+    weather_reply(api)
+    body = client.post(f"/api/v1/conversations/{cid}/resume", {}, format="json").json()
+    assert body["status"] == "done", body
+    request, _ = api.log[0]
+    assert request.headers["Authorization"] == "Bearer fresh-access-token"
