@@ -8,6 +8,7 @@ Builders edit the GPTs they created; admins and owners edit every GPT (`gpt_acce
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from gpts.catalogue import model_label, model_labels, models_for
 from gpts.models import GPT, Visibility
 from workspaces.models import ADMIN_ROLES, BUILDER_ROLES
 from workspaces.selectors import Access, role_subquery, workspace_ids_for_user
@@ -54,3 +55,20 @@ def gpt_access_for_member(*, gpt_id, user) -> Access[GPT]:
         raise Http404("No such GPT.") from None
     role = gpt.caller_role
     return Access(obj=gpt, role=role, can_edit=gpt_role_can_edit(gpt=gpt, user=user, role=role))
+
+
+def actions_unavailable_reason(gpt: GPT) -> str:
+    """Why `gpt` can take no actions now, with the way out, or "" when it can. The pages say
+    it before the builder writes an action, not only when its save is refused."""
+    if gpt.apps:
+        return (
+            "This GPT uses apps (connectors), and a GPT uses either apps or actions, never "
+            "both: remove its apps on the GPT's page to add actions."
+        )
+    allowed = {info.key for info in models_for(has_actions=True)}
+    if gpt.model not in allowed:
+        return (
+            f"{model_label(gpt.model)} can not use actions: switch the GPT to one of "
+            f"{model_labels(allowed)} on the GPT's page to add actions."
+        )
+    return ""

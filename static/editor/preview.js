@@ -63,6 +63,16 @@
     return window.location.pathname + "?" + params.toString();
   }
 
+  // Headings people read; the machine code stays in the API answer, not in the page's title.
+  var HEADINGS = {
+    oauth_required: "Connect your account first",
+    domain_not_allowed: "This domain is not allowed in your workspace",
+    invalid_arguments: "Check the arguments",
+    rate_limited: "Too many requests: wait a moment",
+    timeout: "The API did not answer in time",
+    upstream_error: "The API could not be reached",
+  };
+
   function show(el, visible) { el.hidden = !visible; }
 
   function fail(title, text, link) {
@@ -215,7 +225,7 @@
           link = data.authorize_url + "?next=" + encodeURIComponent(resumeUrl());
         }
         fail(
-          "The request was not sent (" + (data.code || result.http) + ")",
+          HEADINGS[data.code] || "The request was not sent",
           (data.detail || "") + (data.argument ? " [" + data.argument + "]" : ""),
           link
         );
