@@ -2,9 +2,9 @@
 
 from django.db import connection
 from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.shortcuts import render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET
-from django.shortcuts import render
 
 from workspaces.admin_scoping import is_workspace_admin
 from workspaces.models import BUILDER_ROLES
