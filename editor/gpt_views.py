@@ -76,9 +76,7 @@ def app_choices(selected) -> list[dict]:
     """Every app of the catalogue, ticked when the GPT uses it; an app the catalogue no longer
     has stays listed (by its key) so that it can be seen and removed."""
     selected = list(selected or [])
-    choices = [
-        {"key": app.key, "label": app.label, "checked": app.key in selected} for app in APPS
-    ]
+    choices = [{"key": app.key, "label": app.label, "checked": app.key in selected} for app in APPS]
     choices += [
         {"key": key, "label": key, "checked": True} for key in selected if key not in APPS_BY_KEY
     ]
