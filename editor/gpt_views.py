@@ -18,7 +18,15 @@ from django.views.decorators.http import require_http_methods
 
 from actions.selectors import actions_blocked_by_policy
 from api.permissions import EDIT, requires_access
-from gpts.catalogue import APPS, APPS_BY_KEY, DEFAULT_MODEL, MODELS_BY_KEY, models_for
+from gpts.catalogue import (
+    APPS,
+    APPS_BY_KEY,
+    DEFAULT_MODEL,
+    MODELS,
+    MODELS_BY_KEY,
+    model_labels,
+    models_for,
+)
 from gpts.models import GPT, Visibility
 from gpts.selectors import actions_unavailable_reason, gpt_access_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_delete, gpt_duplicate, gpt_update
@@ -30,6 +38,10 @@ GPT_FIELDS = ("name", "description", "instructions", "model", "visibility")
 FORM_FIELDS = (*GPT_FIELDS, "apps")
 GPTS_PER_PAGE = 50
 SEARCH_MAX_LENGTH = 120
+# Said next to the model picker before the builder adds an action, not only at Save.
+MODELS_WITHOUT_ACTIONS = model_labels(
+    {m.key for m in MODELS} - {m.key for m in models_for(has_actions=True)}
+)
 
 
 def rule_errors(exc: RuleViolation, *, fields, renames=None) -> dict[str, str]:
@@ -166,6 +178,7 @@ def gpt_new(request: HttpRequest) -> HttpResponse:
             "models": model_choices(has_actions=False, current=values["model"]),
             "visibilities": Visibility.choices,
             "apps": app_choices(values.get("apps")),
+            "models_without_actions": MODELS_WITHOUT_ACTIONS,
             "actions": [],
         },
         status=400 if errors else 200,
@@ -224,6 +237,7 @@ def gpt_detail(request: HttpRequest, gpt_id: int, *, access: Access[GPT]) -> Htt
             "models": model_choices(has_actions=bool(actions), current=values["model"]),
             "visibilities": Visibility.choices,
             "apps": app_choices(values["apps"]),
+            "models_without_actions": MODELS_WITHOUT_ACTIONS,
             "actions": actions,
             "actions_unavailable": actions_unavailable_reason(gpt),
             "new_action_url": reverse("editor:action-new", args=[gpt.pk]),
