@@ -139,12 +139,16 @@
   }
 
   function showApproval(data) {
-    var gpt = data.gpt ? data.gpt.name : "This GPT";
-    document.getElementById("approval-text").textContent =
-      gpt + " wants to send this request to " + data.domain + "." +
-      (data.operation && data.operation.consequential
-        ? " This operation is consequential: it asks every time."
-        : "");
+    // The GPT's name in a <bdi>: a direction override in it stays inside the name.
+    var gpt = document.createElement("bdi");
+    gpt.textContent = data.gpt ? data.gpt.name : "This GPT";
+    document.getElementById("approval-text").replaceChildren(
+      gpt,
+      " wants to send this request to " + data.domain + "." +
+        (data.operation && data.operation.consequential
+          ? " This operation is consequential: it asks every time."
+          : "")
+    );
     document.getElementById("approval-request").textContent = wire(data.request);
     show(document.getElementById("always-allow"), !!data.always_allow_offered);
     show(approval, true);
