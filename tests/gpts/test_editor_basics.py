@@ -417,3 +417,9 @@ def test_admin_times_show_their_zone(client, world):
 
     assert formats.date_format(timezone.now(), "DATETIME_FORMAT").endswith(" UTC")
     assert formats.date_format(timezone.now(), "SHORT_DATETIME_FORMAT").endswith(" UTC")
+
+
+def test_the_admin_names_an_action_the_same_way():
+    assert str(Action(title="Get weather", domain="w.example")) == "Get weather (w.example)"
+    assert str(Action(domain="w.example")) == "w.example"
+    assert str(Action(pk=7)) == "Action 7"
