@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 PORT ?= 8000
-# The sandbox demo API runs inside this same server, so actions must be allowed to call it.
-RUN_ENV := DEBUG=true OUTBOUND_ALLOW_PRIVATE=127.0.0.1:$(PORT),localhost:$(PORT) SITE_URL=http://127.0.0.1:$(PORT)
+# The sandbox demo API runs inside this same server, so actions must be allowed to call it. It is
+# served as localhost, a name the demo's allowlist can hold (local development only: the
+# allowlist then also accepts IP addresses and `localhost`); see seed_demo.
+RUN_ENV := DEBUG=true OUTBOUND_ALLOW_PRIVATE=127.0.0.1:$(PORT),localhost:$(PORT) SITE_URL=http://localhost:$(PORT) ACTION_DOMAIN_ALLOW_IP_LITERALS=true
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/actions
 
 .PHONY: run test worker token venv lint bench browser-deps clean
@@ -21,7 +23,7 @@ venv: $(BIN)/activate
 run: venv
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo
-	@echo "Serving http://127.0.0.1:$(PORT)  (log in with a user printed above; Ctrl-C stops)"
+	@echo "Serving http://localhost:$(PORT)  (log in with a user printed above; Ctrl-C stops)"
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # A REST API bearer token for a user of the `make run` database, with the same environment (the

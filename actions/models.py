@@ -115,7 +115,11 @@ class Action(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.domain or f"Action {self.pk}"
+        # Named as every page names it (templates/includes/action_name.html): title with domain.
+        title = (self.title or "").strip()
+        if title and self.domain:
+            return f"{title} ({self.domain})"
+        return title or self.domain or f"Action {self.pk}"
 
     @property
     def is_valid(self) -> bool:

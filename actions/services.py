@@ -20,7 +20,7 @@ from actions.rules import (
     header_parameters_clear_of_auth,
     oauth_urls_match_server,
 )
-from gpts.catalogue import MODELS_BY_KEY, models_for
+from gpts.catalogue import model_label, model_labels, models_for
 from gpts.models import GPT, PUBLIC_VISIBILITIES
 from kernel.errors import RuleViolation
 from outbound import is_insecure_destination_allowed
@@ -83,9 +83,11 @@ def check_schema(*, gpt: GPT, text: str, action: Action | None = None) -> Checke
     """Validate `text` as the schema of `action` (or a new action) of `gpt`."""
     verdict = openapi.validate(text, allow_insecure_host=insecure_host_allowed)
     if not verdict.valid:
+        count = len(verdict.errors)
         raise RuleViolation(
             "invalid_schema",
-            f"The schema has {len(verdict.errors)} problem(s): {verdict.errors[0].message}",
+            f"The schema has {count} problem{'' if count == 1 else 's'}: "
+            f"{verdict.errors[0].message}",
             errors=[problem.as_dict() for problem in verdict.errors],
             warnings=[problem.as_dict() for problem in verdict.warnings],
         )
@@ -144,11 +146,10 @@ def _check_gpt_accepts_actions(gpt: GPT) -> None:
         )
     allowed = {info.key for info in models_for(has_actions=True)}
     if gpt.model not in allowed:
-        label = MODELS_BY_KEY[gpt.model].label if gpt.model in MODELS_BY_KEY else gpt.model
         raise RuleViolation(
             "model_not_allowed_with_actions",
-            f"{label} can not use actions. Switch the GPT to one of: "
-            + ", ".join(sorted(allowed))
+            f"{model_label(gpt.model)} can not use actions. Switch the GPT to one of: "
+            + model_labels(allowed)
             + " first.",
         )
 

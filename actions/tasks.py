@@ -99,5 +99,5 @@ def import_dispatch_pending(*, limit: int = 200) -> int:
             break
         queued += 1
     if queued:
-        logger.info("re-dispatched %s pending schema import(s)", queued)
+        logger.info("re-dispatched %s pending schema import%s", queued, "" if queued == 1 else "s")
     return queued

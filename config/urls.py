@@ -25,5 +25,7 @@ urlpatterns = [
     path("", include("chat.urls")),
     path("", include("workspaces.urls")),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on pages without an icon link (the admin's, JSON answers).
+    path("favicon.ico", views.favicon, name="favicon"),
 ]
 handler404 = "config.views.not_found"

@@ -1,8 +1,10 @@
 """Site-wide pages: the home page that points each person to where they work."""
 
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
+from django.views.decorators.http import require_GET
 
 from workspaces.admin_scoping import is_workspace_admin
 from workspaces.models import BUILDER_ROLES
@@ -33,3 +35,10 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
     return render(request, "404.html", status=404)
+
+
+@require_GET
+def favicon(request):
+    """/favicon.ico, which browsers ask for on pages without an icon link (the admin's, the API
+    document): the site's SVG icon, so that no page logs a 404."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

@@ -28,7 +28,7 @@ from actions.services import action_create, action_delete, action_update
 from api.permissions import EDIT, requires_access
 from editor.gpt_views import rule_errors
 from gpts.models import GPT
-from gpts.selectors import gpt_access_for_member
+from gpts.selectors import actions_unavailable_reason, gpt_access_for_member
 from kernel.encryption import mask_secret
 from kernel.errors import RuleViolation
 from workspaces.domains import DomainPolicy
@@ -146,20 +146,30 @@ def domain_panel(workspace) -> dict:
     }
 
 
-def saved_problems(action: Action | None, policy: DomainPolicy) -> list[dict]:
-    """The stored verdict's errors plus what the domain policy says now (it may have changed
-    since the schema was saved)."""
+def domain_problem(action: Action | None, policy: DomainPolicy) -> dict | None:
+    """What the domain policy says now about the saved action (it may have changed since the
+    schema was saved), as a problem of the error list, or None when it allows the action."""
     if action is None:
-        return []
-    problems = list(action.errors)
+        return None
     blocked = actions_blocked_by_policy(
         workspace=action.workspace, actions=[action], policy=policy
     ).get(action.pk)
-    if blocked is not None:
-        problems.append(
-            {"message": blocked.reason, "pointer": blocked.pointer, "line": None, "column": None}
-        )
-    return problems
+    if blocked is None:
+        return None
+    return {
+        "message": blocked.reason,
+        "pointer": blocked.pointer,
+        "line": None,
+        "column": None,
+        "host": blocked.host,
+    }
+
+
+def saved_problems(action: Action | None, problem: dict | None) -> list[dict]:
+    """The stored verdict's errors plus the domain policy's verdict now."""
+    if action is None:
+        return []
+    return list(action.errors) + ([problem] if problem else [])
 
 
 def render_action_page(
@@ -172,6 +182,7 @@ def render_action_page(
     failure: RuleViolation | None = None,
 ) -> HttpResponse:
     domains = domain_panel(gpt.workspace)
+    policy_problem = domain_problem(action, domains["policy"])
     errors = rule_errors(failure, fields=FORM_FIELDS, renames=FIELD_RENAMES) if failure else {}
     if posted is not None:
         # A refused save: show exactly what the builder sent (secrets excepted) and the errors
@@ -190,7 +201,7 @@ def render_action_page(
         auth = auth_values(action)
         schema = action.schema if action else ""
         privacy_policy_url = action.privacy_policy_url if action else ""
-        problems = saved_problems(action, domains["policy"])
+        problems = saved_problems(action, policy_problem)
         warnings = list(action.warnings) if action else []
         typed_secret = False
     operations = []
@@ -223,6 +234,8 @@ def render_action_page(
         "errors": errors,
         "callback_url": callback_url(gpt.pk),
         "domains": domains,
+        "domain_problem": policy_problem,
+        "actions_unavailable": "" if action else actions_unavailable_reason(gpt),
         "api_key_auth_types": ApiKeyAuthType.choices,
         "token_exchange_methods": TokenExchangeMethod.choices,
         "page_config": {
@@ -242,6 +255,8 @@ def render_action_page(
                 }
                 for op in operations
             },
+            # The live check knows no workspace: the page tells it what the policy refuses.
+            "domainProblem": policy_problem,
         },
     }
     # A refused save is the builder's input being refused: 400, whatever the rule's API status.

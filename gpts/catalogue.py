@@ -113,6 +113,17 @@ def models_for(*, has_actions: bool) -> list[ModelInfo]:
     return [model for model in catalogue() if model.supports_actions and not model.pro]
 
 
+def model_label(key: str) -> str:
+    """What people see for a model key: its label, or the key itself for a retired model."""
+    return MODELS_BY_KEY[key].label if key in MODELS_BY_KEY else key
+
+
+def model_labels(keys) -> str:
+    """Model keys as the labels people see, in the catalogue's order: "GPT-5, GPT-5 mini"."""
+    keys = set(keys)
+    return ", ".join(info.label for info in catalogue() if info.key in keys)
+
+
 @dataclass(frozen=True)
 class AppInfo:
     key: str

@@ -8,6 +8,7 @@ Builders edit the GPTs they created; admins and owners edit every GPT (`gpt_acce
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from gpts.catalogue import APPS_BY_KEY, model_label, model_labels, models_for
 from gpts.models import GPT, Visibility
 from workspaces.models import ADMIN_ROLES, BUILDER_ROLES
 from workspaces.selectors import Access, role_subquery, workspace_ids_for_user
@@ -73,3 +74,21 @@ def gpt_get_for_chat(*, gpt_id, user) -> GPT:
         return gpt_list_for_chat(user=user).select_related("workspace").get(pk=gpt_id)
     except (GPT.DoesNotExist, ValueError, TypeError):
         raise Http404("No such GPT.") from None
+
+
+def actions_unavailable_reason(gpt: GPT) -> str:
+    """Why `gpt` can take no actions now, with the way out, or "" when it can. The pages say
+    it before the builder writes an action, not only when its save is refused."""
+    if gpt.apps:
+        names = ", ".join(APPS_BY_KEY[k].label if k in APPS_BY_KEY else k for k in gpt.apps)
+        return (
+            f"This GPT uses apps (connectors): {names}. A GPT uses either apps or actions, "
+            "never both: remove its apps on the GPT's page to add actions."
+        )
+    allowed = {info.key for info in models_for(has_actions=True)}
+    if gpt.model not in allowed:
+        return (
+            f"{model_label(gpt.model)} can not use actions: switch the GPT to one of "
+            f"{model_labels(allowed)} on the GPT's page to add actions."
+        )
+    return ""

@@ -1,10 +1,15 @@
 """Writes to GPTs, with the product rules: models, visibility, apps XOR actions, and a GPT
-staying in one workspace with its actions (moving it moves them, in one transaction)."""
+staying in one workspace with its actions (moving it moves them, in one transaction).
+
+A duplicate is made through `gpt_create` and `actions.services.action_create`, not by copying
+rows: the copy passes every rule a builder's own saves pass (the domain policy as it is now,
+models, operation ids) and leaves the same audit trail.
+"""
 
 from django.db import transaction
 
-from actions.models import Action, ConnectedAccount, Consent, Invocation, SchemaImport
-from gpts.catalogue import APPS_BY_KEY, MODELS_BY_KEY, default_model, models_for
+from actions.models import Action, AuthType, ConnectedAccount, Consent, Invocation, SchemaImport
+from gpts.catalogue import APPS_BY_KEY, MODELS_BY_KEY, default_model, model_labels, models_for
 from gpts.models import GPT, PUBLIC_VISIBILITIES, Visibility
 from kernel.errors import RuleViolation
 from workspaces.audit import audit_record
@@ -47,7 +52,7 @@ def check_model(*, model: str, has_actions: bool) -> None:
         raise RuleViolation(
             "model_not_allowed_with_actions",
             f"{MODELS_BY_KEY[model].label} can not use actions. Choose one of: "
-            + ", ".join(sorted(allowed))
+            + model_labels(allowed)
             + ".",
             field="model",
         )
@@ -180,6 +185,90 @@ def gpt_delete(*, gpt: GPT, acting_user) -> None:
         },
     )
     gpt.delete()
+
+
+COPY_PREFIX = "Copy of "
+
+
+@transaction.atomic
+def gpt_duplicate(*, gpt: GPT, acting_user) -> GPT:
+    """A copy of `gpt` in its workspace, owned by `acting_user` and visible only to them, with a
+    copy of every action (schema, authentication, privacy policy URL).
+
+    Only someone who may edit the GPT copies it: the copy carries its actions' stored secrets,
+    which only such a person may already put to use. Every action goes through `action_create`,
+    so a rule that now refuses one of them (the allowlist changed, a model lost actions) refuses
+    the whole copy, and nothing is left half made. Users' connections and approvals are theirs
+    and are not copied.
+    """
+    from actions import services as action_services  # actions imports gpts, not the reverse
+
+    source = GPT.objects.select_for_update().select_related("workspace").get(pk=gpt.pk)
+    role = (
+        Membership.objects.filter(workspace=source.workspace, user=acting_user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    may_edit = role in ADMIN_ROLES or (
+        role in BUILDER_ROLES and source.created_by_id == acting_user.pk
+    )
+    if not (may_edit or acting_user.is_superuser):
+        raise RuleViolation(
+            "permission_denied",
+            "Only the GPT's builder, admins and owners duplicate it.",
+            status=403,
+        )
+    name = (COPY_PREFIX + source.name)[: LIMITS["name"]]
+    copy = gpt_create(
+        workspace=source.workspace,
+        acting_user=acting_user,
+        name=name,
+        description=source.description,
+        instructions=source.instructions,
+        model=source.model,
+        apps=list(source.apps),
+    )
+    actions = list(Action.objects.filter(gpt=source).order_by("id"))
+    for action in actions:
+        action_services.action_create(
+            gpt=copy,
+            acting_user=acting_user,
+            schema=action.schema,
+            auth=_auth_of(action),
+            privacy_policy_url=action.privacy_policy_url,
+        )
+    audit_record(
+        workspace=source.workspace,
+        actor=acting_user,
+        kind=AuditKind.GPT_DUPLICATED,
+        target=copy.name,
+        before={"id": source.pk, "name": source.name},
+        after={"id": copy.pk, "name": copy.name, "actions": [a.domain for a in actions]},
+    )
+    return copy
+
+
+def _auth_of(action: Action) -> dict:
+    """The AUTH object of the API contract that recreates `action`'s authentication."""
+    if action.auth_type == AuthType.API_KEY:
+        return {
+            "type": AuthType.API_KEY,
+            "api_key": action.api_key,
+            "auth_type": action.api_key_auth_type,
+            "custom_header": action.custom_header,
+        }
+    if action.auth_type == AuthType.OAUTH:
+        return {
+            "type": AuthType.OAUTH,
+            "client_id": action.oauth_client_id,
+            "client_secret": action.oauth_client_secret,
+            "authorization_url": action.authorization_url,
+            "token_url": action.token_url,
+            "revocation_url": action.revocation_url,
+            "scope": action.scope,
+            "token_exchange_method": action.token_exchange_method,
+        }
+    return {"type": AuthType.NONE}
 
 
 def _administers(workspace: Workspace, user) -> bool:

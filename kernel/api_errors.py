@@ -47,6 +47,13 @@ def exception_handler(exc, context):
             "detail": _first_message(exc.detail),
             "fields": exc.detail,
         }
+    elif isinstance(exc, exceptions.NotAuthenticated) and _sent_bearer_token(context):
+        # A token was sent but matched none (unknown, expired, revoked): DRF still says
+        # "credentials were not provided", which sends people looking for a missing header.
+        response.data = {
+            "code": "invalid_token",
+            "detail": INVALID_TOKEN_DETAIL,
+        }
     else:
         codes = exc.get_codes() if hasattr(exc, "get_codes") else "error"
         response.data = {
@@ -54,6 +61,18 @@ def exception_handler(exc, context):
             "detail": str(getattr(exc, "detail", exc)),
         }
     return response
+
+
+INVALID_TOKEN_DETAIL = (
+    "The bearer token is invalid or has expired (or was revoked): ask for a new token."
+)
+
+
+def _sent_bearer_token(context) -> bool:
+    request = (context or {}).get("request")
+    header = request.META.get("HTTP_AUTHORIZATION", "") if request is not None else ""
+    scheme, _, token = header.strip().partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 def _first_message(detail, path: str = "") -> str:

@@ -53,6 +53,12 @@ PAGES: dict[str, Route] = {
     "home": ("owner", lambda w: reverse("home"), 3),
     "editor:gpt-list": ("builder", lambda w: reverse("editor:gpt-list"), 5),
     "editor:gpt-detail": ("builder", lambda w: reverse("editor:gpt-detail", args=[w.a.gpt.pk]), 6),
+    "editor:gpt-delete": ("builder", lambda w: reverse("editor:gpt-delete", args=[w.a.gpt.pk]), 3),
+    "editor:gpt-duplicate": (
+        "builder",
+        lambda w: reverse("editor:gpt-duplicate", args=[w.a.gpt.pk]),
+        3,
+    ),
     "editor:action-detail": (
         "builder",
         lambda w: reverse("editor:action-detail", args=[w.a.action.pk]),

@@ -52,3 +52,39 @@ def test_issue_api_token_prints_the_token_last(settings):
     call_command("issue_api_token", "tokenuser", stdout=out)
     token = out.getvalue().strip().splitlines()[-1]
     assert len(token) >= 32 and " " not in token
+
+
+def test_the_demo_shows_a_working_allowlist(settings):
+    """As `make run` serves it (http://localhost:PORT, local hosts accepted), Acme allows only
+    the sandbox's host, and both demo actions are within that allowlist (issue 17)."""
+    settings.OUTBOUND_ALLOW_PRIVATE = ["127.0.0.1:8000", "localhost:8000"]
+    settings.SITE_URL = "http://localhost:8000"
+    settings.ACTION_DOMAIN_ALLOW_IP_LITERALS = True
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+
+    from actions.models import Action
+    from actions.selectors import actions_blocked_by_policy
+    from workspaces.models import AuditKind, Workspace
+
+    acme = Workspace.objects.get(slug="acme")
+    assert acme.allow_all_domains is False
+    assert list(acme.allowed_domains.values_list("pattern", flat=True)) == ["localhost"]
+    assert acme.audit_events.filter(kind=AuditKind.DOMAIN_ADDED).exists()
+    actions = list(Action.objects.filter(workspace=acme))
+    assert {a.domain for a in actions} == {"localhost"} and len(actions) == 2
+    assert actions_blocked_by_policy(workspace=acme, actions=actions) == {}
+    assert "Acme allows actions to call only localhost" in out.getvalue()
+
+
+def test_an_ip_site_url_leaves_the_demo_allowing_every_domain_and_says_why(settings):
+    settings.OUTBOUND_ALLOW_PRIVATE = ["127.0.0.1:8000"]
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    settings.ACTION_DOMAIN_ALLOW_IP_LITERALS = False
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    from workspaces.models import Workspace
+
+    acme = Workspace.objects.get(slug="acme")
+    assert acme.allow_all_domains is True and not acme.allowed_domains.exists()
+    assert "the sandbox's host 127.0.0.1 can not be allowlisted" in out.getvalue()

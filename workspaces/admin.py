@@ -37,11 +37,22 @@ from workspaces.admin_scoping import (
 )
 from workspaces.domains import (
     DomainError,
+    allowlist_entry_meaning,
     parse_allowlist_bulk,
     parse_allowlist_entry,
+    unicode_host,
 )
 from workspaces.invitations import invitation_revoke, member_add
-from workspaces.models import AllowedDomain, AuditEvent, Invitation, Membership, Role, Workspace
+from workspaces.models import (
+    PLANS_WITH_DOMAIN_POLICY,
+    AllowedDomain,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Plan,
+    Role,
+    Workspace,
+)
 from workspaces.policy import NO_DOMAINS_ALLOWED, domain_policy_snapshot, policy_restricts
 from workspaces.services import (
     GOVERNANCE_FIELDS,
@@ -253,8 +264,10 @@ class PendingInvitationInline(ScopedTabularInline):
     fields = readonly_fields = ("email", "role", "invited_by", "created_at", "expires_at")
 
     def get_queryset(self, request):
-        pending = super().get_queryset(request).filter(
-            accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+        pending = (
+            super()
+            .get_queryset(request)
+            .filter(accepted_at=None, revoked_at=None, expires_at__gt=timezone.now())
         )
         return pending.select_related("invited_by", "workspace")  # the row title names both
 
@@ -349,11 +362,21 @@ class AllowedDomainInline(ScopedTabularInline):
     extra = 0
     verbose_name = "allowed domain"
     verbose_name_plural = "Allowed domains"
-    fields = ["pattern", "created_by", "created_at"]
-    readonly_fields = ["created_by", "created_at"]
+    fields = ["pattern", "allows", "created_by", "created_at"]
+    readonly_fields = ["allows", "created_by", "created_at"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("created_by")
+
+    @admin.display(description="Allows")
+    def allows(self, obj) -> str:
+        """What the entry allows in words, with the Unicode form of a punycode entry beside it
+        (the entry is stored and compared in punycode; people read the Unicode)."""
+        if obj is None or not obj.pattern:
+            return ""
+        shown = unicode_host(obj.pattern)
+        meaning = allowlist_entry_meaning(obj.pattern)
+        return f"{meaning} (reads as {shown})" if shown else meaning
 
     def has_add_permission(self, request, obj=None):
         return super().has_add_permission(request, obj) and can_edit_policy(request, obj)
@@ -376,6 +399,9 @@ class AddNewDomainFormSet(helpers.InlineAdminFormSet):
 
 
 # The workspace ----------------------------------------------------------------------------------
+
+
+POLICY_PLANS = " or ".join(sorted(Plan(plan).label for plan in PLANS_WITH_DOMAIN_POLICY))
 
 
 class WorkspaceAdminForm(forms.ModelForm):
@@ -489,6 +515,8 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
                     },
                 )
             )
+        elif obj is not None:
+            fieldsets.append(("Action-domain policy", {"fields": ["every_domain_allowed"]}))
         if obj is not None:
             fieldsets.append(
                 (
@@ -505,8 +533,18 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
             fieldsets.append(("Invite by e-mail", {"fields": ["invite_email", "invite_role"]}))
         return fieldsets
 
+    @admin.display(description="Action domains")
+    def every_domain_allowed(self, obj) -> str:
+        # A workspace whose plan has no policy would otherwise show nothing about domains.
+        return (
+            f"Every domain is allowed: the {obj.get_plan_display()} plan lets actions call any "
+            f"domain. Restricting them to an allowlist needs the {POLICY_PLANS} plan."
+        )
+
     def get_readonly_fields(self, request, obj=None):
         fields = ["created_at", "updated_at"]
+        if obj is not None and not obj.has_domain_policy:
+            fields.append("every_domain_allowed")
         if not request.user.is_superuser:
             fields.append("plan")  # the plan is billing, set by the operator only
         if not can_edit_policy(request, obj):

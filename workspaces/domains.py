@@ -562,3 +562,30 @@ def _canonical_pattern(entry: str) -> str:
     if labels is None or ".".join(labels) != name or labels[-1].isdigit():
         name = normalize_host(name)
     return f"*.{name}" if wildcard else name
+
+
+def unicode_host(host: str) -> str:
+    """The Unicode form of a punycode host (`xn--bcher-kva.example` → `bücher.example`), or ""
+    when it has no punycode label or does not decode: pages show it beside the punycode form,
+    which stays the one compared, so a look-alike can be told apart."""
+    text = str(host or "")
+    prefix = "*." if text.startswith("*.") else ""
+    name = text[len(prefix) :]
+    if "xn--" not in name.lower():
+        return ""
+    try:
+        decoded = ".".join(
+            idna.decode(label) if label.lower().startswith("xn--") else label
+            for label in name.split(".")
+        )
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return ""
+    return prefix + decoded if decoded != name else ""
+
+
+def allowlist_entry_meaning(pattern: str) -> str:
+    """What an allowlist entry allows, in words: `*.` entries allow the subdomains only."""
+    text = str(pattern or "")
+    if text.startswith("*."):
+        return f"subdomains of {text[2:]} only, not {text[2:]} itself"
+    return f"{text} and its subdomains"

@@ -176,6 +176,7 @@ class AuditKind(models.TextChoices):
     ACTION_AUTH_CHANGED = "action_auth_changed", "Action authentication changed"
     ACTION_DELETED = "action_deleted", "Action deleted"
     GPT_DELETED = "gpt_deleted", "GPT deleted"
+    GPT_DUPLICATED = "gpt_duplicated", "GPT duplicated"
     GPT_MOVED_OUT = "gpt_moved_out", "GPT moved to another workspace"
     GPT_MOVED_IN = "gpt_moved_in", "GPT moved in from another workspace"
     INVITATION_CREATED = "invitation_created", "Invitation sent"

@@ -6,8 +6,6 @@ sentence the user can act on; nothing here lets a provider's or a user's input r
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -18,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from actions.oauth.flow import DEFAULT_RETURN_TO, OAuthFlowError, oauth_callback, oauth_start
 from actions.oauth.revoke import connection_revoke
 from actions.oauth.selectors import (
-    action_title,
     connection_get_for_user,
     connection_list_for_user,
     consent_get_for_user,
@@ -96,9 +93,9 @@ def callback(request: HttpRequest, gpt_id: int) -> HttpResponse:
 @login_required
 def connections(request: HttpRequest) -> HttpResponse:
     """GET /me/connections/: the user's OAuth connections and remembered approvals."""
-    connections: list[Any] = list(connection_list_for_user(user=request.user))
-    for connection in connections:
-        connection.action_title = action_title(connection.action)
+    # Each action is named by includes/action_name.html: its title with its domain, as in the
+    # editor.
+    connections = list(connection_list_for_user(user=request.user))
     return render(
         request,
         "me/connections.html",

@@ -933,7 +933,7 @@ def _parse_yaml(text: str, max_expansion: int = DEFAULT_MAX_BYTES) -> ParsedDocu
                 # libyaml rejects the valid escaped surrogate pair "\ud83d\udc4d" (Twilio's
                 # real, valid document has one); the pure-Python parser accepts it.
                 continue
-            raise SchemaParseError([_yaml_error_problem(exc)]) from None
+            raise SchemaParseError([_yaml_error_problem(exc, text)]) from None
         except yaml.YAMLError as exc:
             raise SchemaParseError(
                 [Problem(f"The YAML can not be read: {exc}.", "", code="parse_error")]
@@ -953,12 +953,22 @@ def _parse_yaml(text: str, max_expansion: int = DEFAULT_MAX_BYTES) -> ParsedDocu
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _yaml_error_problem(exc: yaml.MarkedYAMLError) -> Problem:
+TAB_MESSAGE = (
+    "The YAML can not be read: line {line} has a tab character where YAML expects spaces "
+    "(YAML indents with spaces only). Replace the tab with spaces."
+)
+
+
+def _yaml_error_problem(exc: yaml.MarkedYAMLError, text: str = "") -> Problem:
     mark = exc.problem_mark or exc.context_mark
     what = exc.problem or exc.context or "unexpected text"
     message = f"The YAML can not be read: {what}"
     if exc.context and exc.problem:
         message += f" ({exc.context})"
+    if mark is not None and (_tab_at(text, mark) or "tab" in str(exc.problem or "")):
+        # libyaml says "found character that cannot start any token" for a tab, which does
+        # not say which character: name it, since an invisible tab is what people paste.
+        message = TAB_MESSAGE.format(line=mark.line + 1)
     return Problem(
         message.rstrip(".") + ".",
         "",
@@ -966,3 +976,13 @@ def _yaml_error_problem(exc: yaml.MarkedYAMLError) -> Problem:
         mark.column + 1 if mark else None,
         code="parse_error",
     )
+
+
+def _tab_at(text: str, mark) -> bool:
+    """Whether the YAML error points at a tab, or at a line indented with one."""
+    lines = text.split("\n")
+    if not 0 <= mark.line < len(lines):
+        return False
+    line = lines[mark.line]
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    return line[mark.column : mark.column + 1] == "\t" or "\t" in indent

@@ -218,6 +218,15 @@
     opsEmpty.hidden = operations.length !== 0;
   }
 
+  function policyProblem(verdict) {
+    const problem = config.domainProblem;
+    if (!problem) return null;
+    if (problem.pointer !== "/servers/0/url") return problem; // an OAuth URL: not in the schema
+    let host = "";
+    try { host = new URL((verdict.servers || [])[0]).hostname; } catch (err) { return null; }
+    return host.replace(/\.$/, "").toLowerCase() === problem.host ? problem : null;
+  }
+
   function showVerdict(verdict) {
     if (verdict === null) {
       setStatus("", "");
@@ -228,7 +237,10 @@
       renderGutter();
       return;
     }
-    const errors = verdict.errors || [];
+    // The live check knows no workspace policy: add the page's verdict on the saved domain
+    // while the schema still points there, so the status never says "Valid" for a blocked host.
+    const blocked = policyProblem(verdict);
+    const errors = (verdict.errors || []).concat(blocked ? [blocked] : []);
     const warnings = verdict.warnings || [];
     markedLines = {
       error: new Set(errors.map(function (p) { return p.line; }).filter(Boolean)),
@@ -237,7 +249,10 @@
     renderProblems(errorList, errorBlock, errors, "error");
     renderProblems(warningList, warningBlock, warnings, "warning");
     const warningText = warnings.length ? " · " + plural(warnings.length, "warning") : "";
-    if (verdict.valid) {
+    if (verdict.valid && blocked) {
+      setStatus("Not allowed: " + blocked.message + warningText, "invalid");
+      renderOperations(verdict.operations || []);
+    } else if (verdict.valid) {
       const operations = verdict.operations || [];
       setStatus("Valid — " + plural(operations.length, "action") + warningText, "valid");
       renderOperations(operations);

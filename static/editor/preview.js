@@ -63,6 +63,16 @@
     return window.location.pathname + "?" + params.toString();
   }
 
+  // Headings people read; the machine code stays in the API answer, not in the page's title.
+  var HEADINGS = {
+    oauth_required: "Connect your account first",
+    domain_not_allowed: "This domain is not allowed in your workspace",
+    invalid_arguments: "Check the arguments",
+    rate_limited: "Too many requests: wait a moment",
+    timeout: "The API did not answer in time",
+    upstream_error: "The API could not be reached",
+  };
+
   function show(el, visible) { el.hidden = !visible; }
 
   function fail(title, text, link) {
@@ -129,12 +139,16 @@
   }
 
   function showApproval(data) {
-    var gpt = data.gpt ? data.gpt.name : "This GPT";
-    document.getElementById("approval-text").textContent =
-      gpt + " wants to send this request to " + data.domain + "." +
-      (data.operation && data.operation.consequential
-        ? " This operation is consequential: it asks every time."
-        : "");
+    // The GPT's name in a <bdi>: a direction override in it stays inside the name.
+    var gpt = document.createElement("bdi");
+    gpt.textContent = data.gpt ? data.gpt.name : "This GPT";
+    document.getElementById("approval-text").replaceChildren(
+      gpt,
+      " wants to send this request to " + data.domain + "." +
+        (data.operation && data.operation.consequential
+          ? " This operation is consequential: it asks every time."
+          : "")
+    );
     document.getElementById("approval-request").textContent = wire(data.request);
     show(document.getElementById("always-allow"), !!data.always_allow_offered);
     show(approval, true);
@@ -215,7 +229,7 @@
           link = data.authorize_url + "?next=" + encodeURIComponent(resumeUrl());
         }
         fail(
-          "The request was not sent (" + (data.code || result.http) + ")",
+          HEADINGS[data.code] || "The request was not sent",
           (data.detail || "") + (data.argument ? " [" + data.argument + "]" : ""),
           link
         );

@@ -246,6 +246,10 @@ def add_operations(world: World) -> None:
     from actions.models import Operation
 
     document = todo_openapi_document(world.provider)
+    # Read paths take the server from the stored field (set at save), never from the schema.
+    world.action.server_url = document["servers"][0]["url"]
+    world.action.title = document["info"]["title"]
+    world.action.save(update_fields=["server_url", "title"])
     for path, item in document["paths"].items():
         for method, operation in item.items():
             consequential = operation.get("x-openai-isConsequential", method != "get")

@@ -71,7 +71,7 @@ def test_callback_url_is_stable_per_gpt(builder, world, settings):
     [
         (True, [], "lets actions call any domain"),
         (False, [], "No domains are allowed by your workspace&#x27;s settings."),
-        (False, ["api.example.com", "*.corp.example"], "<code>*.corp.example</code>"),
+        (False, ["api.example.com", "*.corp.example"], "subdomains of corp.example only"),
     ],
 )
 def test_allowed_domains_panel(builder, world, allow_all, patterns, expected):

@@ -54,7 +54,7 @@ def test_run_connect_approve_and_revoke(live_server, settings, page, screenshot)
     # No connection yet: the runtime answers oauth_required and the page offers to connect.
     link = page.locator("#problem-link a")
     link.wait_for(state="visible")
-    assert "oauth_required" in page.inner_text("#problem-title")
+    assert page.inner_text("#problem-title") == "Connect your account first"  # no raw code
     link.click()
 
     # At the provider (another host: no session there), sign in, then approve.

@@ -11,4 +11,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         queued = import_dispatch_pending()
-        self.stdout.write(f"{queued} pending import(s) queued.")
+        self.stdout.write(f"{queued} pending import{'' if queued == 1 else 's'} queued.")

@@ -3,10 +3,19 @@
 provider, registered here as the DOT application "Sandbox to-dos"), each with conversation
 starters the sandbox's demo model answers (ask the To-do helper "List my to-dos").
 
+Acme (Enterprise) is created with an allowlist holding only the sandbox's host, so the demo shows
+a working domain policy: the sandbox is this very site, at SITE_URL. That host must be one the
+allowlist accepts. `make run` serves the site as http://localhost:PORT and sets
+ACTION_DOMAIN_ALLOW_IP_LITERALS (local development: the allowlist then accepts `localhost` and IP
+addresses) with OUTBOUND_ALLOW_PRIVATE=localhost:PORT (actions may call that loopback port). A
+SITE_URL whose host the allowlist refuses (127.0.0.1 without that setting) leaves Acme allowing
+every domain, and the command says why.
+
 Idempotent: whatever exists already is left as it is, so a second run changes nothing.
 """
 
 import json
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -21,8 +30,9 @@ from actions.services import action_create, action_update
 from gpts.models import GPT, Visibility
 from gpts.services import gpt_create, gpt_update
 from sandbox.openapi import todo_openapi_text
+from workspaces.domains import DomainError, parse_allowlist_entry
 from workspaces.models import Membership, Plan, Role, Workspace
-from workspaces.services import membership_add, workspace_create
+from workspaces.services import domain_policy_update, membership_add, workspace_create
 
 # Demo-only credentials, printed for the newcomer. Never run seed_demo in production.
 PEOPLE = [
@@ -65,6 +75,7 @@ class Command(BaseCommand):
             for username, password, slug, _role, staff in PEOPLE
         }
         workspaces = {}
+        policy_note = ""
         for slug, name, plan in WORKSPACES:
             workspace = Workspace.objects.filter(slug=slug).first()
             if workspace is None:
@@ -74,6 +85,8 @@ class Command(BaseCommand):
                     if where == slug and role == Role.OWNER
                 )
                 workspace = workspace_create(name=name, slug=slug, plan=plan, creator=owner)
+                if workspace.has_domain_policy:
+                    policy_note = self._allowlist_sandbox(workspace, owner)
             workspaces[slug] = workspace
         for username, _password, where, role, _staff in PEOPLE:
             user = users[username]
@@ -98,6 +111,27 @@ class Command(BaseCommand):
             action_create(gpt=gpt, acting_user=alice, schema=sandbox_weather_schema())
         self._seed_todo_helper(workspaces["acme"], alice)
         self._print_people()
+        if policy_note:
+            self.stdout.write(policy_note)
+
+    @staticmethod
+    def _allowlist_sandbox(workspace, owner) -> str:
+        """Restrict a new Enterprise workspace to the sandbox's host, through the policy service
+        (audited as the owner's change); what to tell the newcomer about it."""
+        host = urlsplit(settings.SITE_URL).hostname or ""
+        try:
+            entry = parse_allowlist_entry(
+                host, allow_ip_literals=settings.ACTION_DOMAIN_ALLOW_IP_LITERALS
+            )
+        except DomainError as exc:
+            return (
+                f"{workspace.name} allows every domain: the sandbox's host {host} can not be "
+                f"allowlisted ({exc}). Serve the demo at http://localhost:PORT with "
+                "ACTION_DOMAIN_ALLOW_IP_LITERALS=true, as `make run` does, to see an allowlist "
+                "at work."
+            )
+        domain_policy_update(workspace=workspace, actor=owner, allow_all=False, allowed=[entry])
+        return f"{workspace.name} allows actions to call only {entry} (the sandbox)."
 
     @staticmethod
     def _user(username: str, password: str, *, staff: bool, superuser: bool):
