@@ -25,7 +25,6 @@ from gpts.catalogue import (
     APPS_BY_KEY,
     MODELS_BY_KEY,
     default_model,
-    model_label,
     model_labels,
     models_for,
 )
@@ -126,16 +125,13 @@ def gpt_list(request: HttpRequest) -> HttpResponse:
         .order_by("workspace__name", "name", "id")
     )
     page = Paginator(gpts, GPTS_PER_PAGE).get_page(request.GET.get("page"))
-    shown: list[Any] = list(page.object_list)
-    for gpt in shown:
-        gpt.model_label = model_label(gpt.model)  # the catalogue's label, not the key
     memberships = membership_list_for_user(user=request.user)
     return render(
         request,
         "editor/gpt_list.html",
         {
             "page": page,
-            "gpts": shown,
+            "gpts": page.object_list,
             "query": query,
             "can_create": any(m.role in BUILDER_ROLES for m in memberships),
             "several_workspaces": len(memberships) > 1,
