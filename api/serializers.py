@@ -91,6 +91,9 @@ class WorkspaceSerializer(serializers.Serializer):
     plan = serializers.CharField()
     role = serializers.CharField(source="caller_role")
     action_domains = ActionDomainsSerializer(source="*")
+    mcp_enabled = serializers.BooleanField(
+        help_text="Whether the GPTs of this workspace answer at /mcp/gpts/{id} (owners change it)."
+    )
 
 
 # GPTs ----------------------------------------------------------------------------------------

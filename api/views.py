@@ -30,7 +30,7 @@ from workspaces.selectors import (
     workspace_access_for_member,
     workspace_list_for_member,
 )
-from workspaces.services import domain_policy_update, workspace_create
+from workspaces.services import domain_policy_update, mcp_enabled_update, workspace_create
 
 ACTION_PREFETCH = Prefetch("operations", queryset=Operation.objects.order_by("id"))
 GPT_DENIED = "Only the GPT's builder, admins and owners change it."
@@ -94,6 +94,9 @@ class WorkspaceDetailView(ApiView):
     class InputSerializer(serializers.Serializer):
         name = shapes.StrictCharField(max_length=120, trim_whitespace=True, required=False)
         action_domains = shapes.ActionDomainsInputSerializer(required=False)
+        mcp_enabled = shapes.StrictBooleanField(
+            required=False, help_text="Owners only: turn the MCP endpoints on or off."
+        )
 
         class Meta:
             ref_name = "WorkspaceUpdate"
@@ -120,6 +123,8 @@ class WorkspaceDetailView(ApiView):
                 allow_all=domains.get("allow_all"),
                 allowed=domains.get("allowed"),
             )
+        if "mcp_enabled" in data:
+            mcp_enabled_update(workspace=workspace, actor=request.user, enabled=data["mcp_enabled"])
         access = workspace_access_for_member(slug=slug, user=request.user)
         return Response(self.OutputSerializer(access.obj).data)
 

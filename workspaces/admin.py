@@ -43,6 +43,7 @@ from workspaces.models import AllowedDomain, AuditEvent, Membership, Role, Works
 from workspaces.policy import NO_DOMAINS_ALLOWED, domain_policy_snapshot, policy_restricts
 from workspaces.services import (
     domain_policy_update,
+    mcp_enabled_update,
     membership_add,
     membership_remove,
     membership_set_role,
@@ -75,6 +76,15 @@ def can_edit_policy(request, workspace: Workspace | None) -> bool:
         workspace is not None
         and workspace.pk is not None
         and workspace.has_domain_policy
+        and acting_role(request, workspace.pk) == Role.OWNER
+    )
+
+
+def can_edit_mcp(request, workspace: Workspace | None) -> bool:
+    """Only an owner turns the MCP endpoints on or off; admins see the setting read-only."""
+    return (
+        workspace is not None
+        and workspace.pk is not None
         and acting_role(request, workspace.pk) == Role.OWNER
     )
 
@@ -306,7 +316,7 @@ class WorkspacePolicyForm(forms.ModelForm):
 
     class Meta:
         model = Workspace
-        fields = ["name", "slug", "allow_all_domains"]
+        fields = ["name", "slug", "allow_all_domains", "mcp_enabled"]
 
     def clean_bulk_domains(self) -> list[str]:
         text = self.cleaned_data.get("bulk_domains") or ""
@@ -348,6 +358,20 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [
             (None, {"fields": ["name", "slug", "plan", "created_at", "updated_at"]})
         ]
+        if obj is not None:
+            fieldsets.append(
+                (
+                    "MCP",
+                    {
+                        "fields": ["mcp_enabled"],
+                        "description": (
+                            "MCP hosts (Claude, Cursor, ChatGPT connectors...) reach each GPT at "
+                            "/mcp/gpts/<id>, as the signed-in person, under the same domain "
+                            "policy and approvals. Only the workspace owner changes it."
+                        ),
+                    },
+                )
+            )
         if obj is not None and obj.has_domain_policy:
             fields = ["allow_all_domains"]
             if can_edit_policy(request, obj):
@@ -373,6 +397,8 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
             fields.append("plan")  # the plan is billing, set by the operator only
         if not can_edit_policy(request, obj):
             fields.append("allow_all_domains")
+        if not can_edit_mcp(request, obj):
+            fields.append("mcp_enabled")
         return fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -409,7 +435,15 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
         if "allow_all_domains" in form.cleaned_data:
             # The policy service saves this field with its audit row; keep the stored value here.
             obj.allow_all_domains = form.initial.get("allow_all_domains", obj.allow_all_domains)
+        wanted_mcp = None
+        if "mcp_enabled" in form.cleaned_data:
+            # Saved by the service, with its audit row and its owner check.
+            wanted_mcp = form.cleaned_data["mcp_enabled"]
+            obj.mcp_enabled = form.initial.get("mcp_enabled", obj.mcp_enabled)
         super().save_model(request, obj, form, change)
+        if wanted_mcp is not None and change and wanted_mcp != obj.mcp_enabled:
+            mcp_enabled_update(workspace=obj, actor=request.user, enabled=wanted_mcp)
+            obj.mcp_enabled = wanted_mcp
 
     def save_related(self, request, form, formsets, change):
         form.save_m2m()

@@ -40,6 +40,13 @@ class Workspace(models.Model):
         default=True,
         help_text="When off, actions may reach only the domains on the allowlist.",
     )
+    mcp_enabled = models.BooleanField(
+        "MCP endpoints on",
+        default=False,
+        help_text="When on, members may use this workspace's GPTs from MCP hosts (Claude, "
+        "Cursor, ChatGPT connectors...) at /mcp/gpts/<id>, under the same domain policy and "
+        "approvals. Only owners change it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -137,6 +144,7 @@ class AuditKind(models.TextChoices):
     GPT_DELETED = "gpt_deleted", "GPT deleted"
     GPT_MOVED_OUT = "gpt_moved_out", "GPT moved to another workspace"
     GPT_MOVED_IN = "gpt_moved_in", "GPT moved in from another workspace"
+    MCP_CHANGED = "mcp_changed", "MCP endpoints turned on or off"
 
 
 class AuditEvent(models.Model):

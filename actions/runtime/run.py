@@ -88,8 +88,9 @@ def _operation(action: Action, operation_id: str) -> Operation:
 class _Recorder:
     """Writes the run's one Invocation row, timing from the start of the run."""
 
-    def __init__(self, *, action: Action, operation: Operation, user) -> None:
+    def __init__(self, *, action: Action, operation: Operation, user, channel: str) -> None:
         self.action, self.operation, self.user = action, operation, user
+        self.channel = channel
         self.started = time.monotonic()
 
     def __call__(
@@ -113,6 +114,7 @@ class _Recorder:
             duration_ms=int((time.monotonic() - self.started) * 1000),
             request_bytes=request_bytes,
             response_bytes=response_bytes,
+            channel=self.channel,
         )
 
 
@@ -181,15 +183,20 @@ def _policy_check(action: Action, host: str) -> None:
     domain_check(workspace=action.workspace, host=host)
 
 
-def operation_run(*, action: Action, operation_id: str, arguments: Any, consent: Any, user) -> dict:
+def operation_run(
+    *, action: Action, operation_id: str, arguments: Any, consent: Any, user, channel: str = "api"
+) -> dict:
     """Run `operation_id` of `action` for `user` (a member who may see the action's GPT).
+
+    `channel` says where the call came from (InvocationChannel: api, preview, chat, mcp) and is
+    recorded on the Invocation.
 
     Returns the 200 body of the run endpoint; refusals raise RuleViolation with the contract's
     code and status (400, 401, 403, 404, 409, 413, 502, 504).
     """
     operation = _operation(action, operation_id)
     consent = _check_consent_value(consent, operation)
-    record = _Recorder(action=action, operation=operation, user=user)
+    record = _Recorder(action=action, operation=operation, user=user, channel=channel)
 
     if consent == "decline":
         record(InvocationStatus.DECLINED)
