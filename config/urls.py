@@ -22,6 +22,7 @@ urlpatterns = [
     path("o/", include("config.oauth_urls", namespace="oauth2_provider")),
     path("sandbox/", include("sandbox.urls")),
     path("", include("actions.oauth.urls")),
+    path("", include("mcp_gateway.urls")),
     path("healthz", views.healthz, name="healthz"),
 ]
 handler404 = "config.views.not_found"
