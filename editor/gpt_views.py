@@ -6,6 +6,8 @@ rule's message next to the field it names. Reads go through the tenant-scoped se
 of another workspace is a 404 here as everywhere.
 """
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,6 +16,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods
 
 from actions.selectors import actions_blocked_by_policy
@@ -23,6 +26,7 @@ from gpts.models import GPT, Visibility
 from gpts.selectors import gpt_access_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_update
 from kernel.errors import RuleViolation
+from mcp_gateway.access import mcp_url
 from workspaces.models import BUILDER_ROLES
 from workspaces.selectors import Access, membership_list_for_user
 
@@ -193,6 +197,21 @@ def gpt_detail(request: HttpRequest, gpt_id: int, *, access: Access[GPT]) -> Htt
             "visibilities": Visibility.choices,
             "actions": actions,
             "new_action_url": reverse("editor:action-new", args=[gpt.pk]),
+            "mcp": mcp_instructions(gpt),
         },
         status=400 if errors else 200,
     )
+
+
+def mcp_instructions(gpt: GPT) -> dict:
+    """The GPT's MCP URL and how the common MCP hosts add it ("Use in other assistants")."""
+    url = mcp_url(gpt.pk)
+    name = slugify(gpt.name)[:40] or f"gpt-{gpt.pk}"
+    cursor = json.dumps({"mcpServers": {name: {"url": url}}}, indent=2)
+    return {
+        "url": url,
+        "enabled": gpt.workspace.mcp_enabled,
+        "claude_code": f"claude mcp add --transport http {name} {url}",
+        "cursor": cursor,
+        "name": name,
+    }
