@@ -349,3 +349,13 @@ def test_registration_is_bounded(world, settings):
     assert machine.status_code == 400
     assert register(world["site"], redirect_uris="nope").status_code == 400
     assert json.loads(register(world["site"], redirect_uris=[]).text)["error"]
+
+
+def test_resource_metadata_reveals_nothing_about_which_gpts_exist(world):
+    client = Client()
+    real = client.get(f"/.well-known/oauth-protected-resource/mcp/gpts/{world['other_gpt'].pk}")
+    missing = client.get("/.well-known/oauth-protected-resource/mcp/gpts/987654321")
+    assert real.status_code == missing.status_code == 200
+    assert set(real.json()) == set(missing.json())
+    assert real.json()["resource_name"] == missing.json()["resource_name"]
+    assert "Globex" not in real.content.decode()

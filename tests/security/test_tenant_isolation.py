@@ -99,10 +99,16 @@ def test_every_object_route_is_covered():
         "editor/actions/<int:action_id>/operations/<str:operation_id>/test",
         "me/connections/<int:connection_id>/revoke",
         "actions/<int:action_id>/oauth/start",
+        "me/approvals/<str:token>",
     ):
         assert expected in names
     assert set(DECIDED_BEFORE_LOOKUP) <= names
-    assert {"admin/", "o/", "sandbox/"} == set(EXCLUDED_PREFIXES)
+    assert {
+        "admin/",
+        "o/",
+        "sandbox/",
+        ".well-known/oauth-protected-resource/",
+    } == set(EXCLUDED_PREFIXES)
 
 
 @pytest.mark.parametrize(
