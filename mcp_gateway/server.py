@@ -44,6 +44,7 @@ import mcp_types as types
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core import signing
+from django.db import close_old_connections
 from django.http.request import split_domain_port, validate_host
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken as SdkAccessToken
@@ -65,11 +66,31 @@ STATE_MAX_AGE = 600  # seconds a 2026-07-28 approval question may wait for its a
 PREVIEW_BODY_CHARS = 2_000
 DECISION_LABELS = {"allow": "Allow", "always_allow": "Always allow", "decline": "Decline"}
 
-# ORM work runs in Django's one thread for sync code, as Django's own ASGI handler does.
-_authorize = sync_to_async(access.authorize, thread_sensitive=True)
-_tool_list = sync_to_async(calls.tool_list, thread_sensitive=True)
-_call = sync_to_async(calls.call, thread_sensitive=True)
-_approval_url = sync_to_async(calls.approval_url, thread_sensitive=True)
+
+
+def _db_work(function, *, starts: bool = False, ends: bool = False):
+    """`function` as a coroutine run in asgiref's thread for sync code (the ORM is never called
+    from the event loop). The database connection is treated as Django treats it around a
+    request: an obsolete (DATABASE_CONN_MAX_AGE) or broken connection is closed when an HTTP
+    request starts (its authorization) and when its work ends (the handler), so one request
+    uses one connection and a database restart does not leave this thread with a dead one."""
+
+    def run(*args, **kwargs):
+        if starts:
+            close_old_connections()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if ends:
+                close_old_connections()
+
+    return sync_to_async(run, thread_sensitive=True)
+
+
+_authorize = _db_work(access.authorize, starts=True)
+_tool_list = _db_work(calls.tool_list, ends=True)
+_call = _db_work(calls.call, ends=True)
+_approval_url = _db_work(calls.approval_url, ends=True)
 
 
 def _caller(ctx) -> access.Caller:
