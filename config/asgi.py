@@ -24,13 +24,16 @@ def build_application():
         message = await receive()
         if message["type"] != "lifespan.startup":
             return
+        started = False
         try:
             async with mcp.lifespan():
                 await send({"type": "lifespan.startup.complete"})
+                started = True
                 while (await receive())["type"] != "lifespan.shutdown":
                     pass
-        except Exception as exc:  # startup failed: say so, uvicorn stops
-            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+        except Exception as exc:
+            failed = "lifespan.shutdown.failed" if started else "lifespan.startup.failed"
+            await send({"type": failed, "message": str(exc)})
             return
         await send({"type": "lifespan.shutdown.complete"})
 

@@ -206,3 +206,83 @@ def test_policy_change_applies_at_once(world):
     result, asked = call(world["url"], token, "getWeather", {"location": "P"}, answer="allow")
     assert result.is_error is True and "domain_not_allowed" in result.content[0].text
     assert asked == [] and received(world["api"]) == []
+
+
+def test_a_missing_oauth_connection_answers_the_connect_url(world):
+    from actions.services import action_create
+    from tests.factories import make_gpt
+    from tests.mcp.support import schema_for
+
+    port = world["api"].port
+    gpt = make_gpt(world["acme"], created_by=world["builder"], visibility="workspace")
+    action = action_create(
+        gpt=gpt,
+        acting_user=world["builder"],
+        schema=schema_for(port),
+        auth={
+            "type": "oauth",
+            "client_id": "client-1",
+            "client_secret": "client-secret-1",
+            "authorization_url": f"http://127.0.0.1:{port}/authorize",
+            "token_url": f"http://127.0.0.1:{port}/token",
+            "scope": "read",
+        },
+    )
+    token = issue_token(world["member"])
+    url = f"{world['site']}/mcp/gpts/{gpt.pk}"
+    result, asked = call(url, token, "getWeather", {"location": "Paris"}, answer="allow")
+    assert result.is_error is True
+    text = result.content[0].text
+    assert "oauth_required" in text
+    assert f"{world['site']}/actions/{action.pk}/oauth/start" in text
+    assert len(asked) == 1  # approved first; then the connection is what is missing
+    assert received(world["api"]) == []
+
+
+def test_hostile_requests_are_4xx_never_500(world):
+    import httpx2
+
+    token = issue_token(world["member"])
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
+
+    async def go():
+        statuses = []
+        async with httpx2.AsyncClient(timeout=30) as http:
+            for body in (b"{not json", b"\x00\xff", b"[]", b'{"jsonrpc":"2.0"}'):
+                response = await http.post(world["url"], content=body, headers=headers)
+                statuses.append(response.status_code)
+            big = (
+                b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":"'
+                + (b"a" * (5 * 1024 * 1024))
+                + b'"}}'
+            )
+            response = await http.post(world["url"], content=big, headers=headers)
+            statuses.append(response.status_code)
+            no_accept = {**headers, "Accept": "text/html"}
+            response = await http.post(world["url"], content=b"{}", headers=no_accept)
+            statuses.append(response.status_code)
+            response = await http.post(
+                world["url"], content=b"{}", headers={**headers, "Host": "evil.example"}
+            )
+            statuses.append(response.status_code)
+        return statuses
+
+    statuses = asyncio.run(go())
+    assert all(400 <= status < 500 for status in statuses), statuses
+    assert statuses[-1] == 400  # a Host outside ALLOWED_HOSTS
+
+
+def test_arguments_of_the_wrong_shape_are_tool_errors(world):
+    """Refused before anything is built or asked: no question, nothing sent, no crash."""
+    token = issue_token(world["member"])
+    for arguments in ({"location": 5}, {"location": ["a"]}, {"location": "x" * 100_000}):
+        result, asked = call(world["url"], token, "getWeather", arguments, answer="allow")
+        assert result.is_error is True
+        assert result.content[0].text.startswith("invalid_arguments: "), arguments
+        assert asked == []
+    assert received(world["api"]) == []
+    assert Invocation.objects.filter(channel="mcp", status="error").count() == 3
