@@ -57,7 +57,7 @@ def _gpt(caller: Caller, user):
     return gpt_get_for_member(gpt_id=caller.gpt_id, user=user)
 
 
-def annotations(operation: Operation) -> dict[str, Any]:
+def tool_annotations(operation: Operation) -> dict[str, Any]:
     method = operation.method.lower()
     read_only = method in READ_METHODS
     return {
@@ -84,7 +84,7 @@ def tool_list(caller: Caller) -> list[dict[str, Any]]:
                     "name": function["name"],
                     "description": function["description"],
                     "inputSchema": function["parameters"],
-                    "annotations": annotations(operation),
+                    "annotations": tool_annotations(operation),
                 }
             )
     return tools

@@ -67,7 +67,6 @@ PREVIEW_BODY_CHARS = 2_000
 DECISION_LABELS = {"allow": "Allow", "always_allow": "Always allow", "decline": "Decline"}
 
 
-
 def _db_work(function, *, starts: bool = False, ends: bool = False):
     """`function` as a coroutine run in asgiref's thread for sync code (the ORM is never called
     from the event loop). The database connection is treated as Django treats it around a
@@ -143,7 +142,11 @@ def _decision(result: types.ElicitResult | None, question: dict) -> str:
     if result is None or result.action != "accept":
         return "decline"
     decision = (result.content or {}).get("decision")
-    return decision if decision in (question.get("choices") or []) else "decline"
+    return (
+        decision
+        if isinstance(decision, str) and decision in (question.get("choices") or [])
+        else "decline"
+    )
 
 
 def _can_elicit(ctx) -> bool:
@@ -194,7 +197,8 @@ async def call_tool(ctx, params: types.CallToolRequestParams):
             answer = params.input_responses[APPROVAL_KEY]
             consent = "decline"
             if isinstance(answer, types.ElicitResult) and answer.action == "accept":
-                consent = (answer.content or {}).get("decision") or "decline"
+                decision = (answer.content or {}).get("decision")
+                consent = decision if isinstance(decision, str) and decision else "decline"
 
     outcome = await _call(caller, name, arguments, consent)
     if not outcome.question:

@@ -53,7 +53,7 @@ def mcp_target(resource: str | None, user) -> dict | None:
     targets = [gpt_id_from_resource(value) for value in resources]
     if not resources or None in targets:
         return None
-    shown = []
+    shown: list[dict[str, object]] = []
     for gpt_id in targets:
         try:
             gpt = gpt_get_for_member(gpt_id=gpt_id, user=user)
