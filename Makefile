@@ -8,6 +8,9 @@ PORT ?= 8000
 # served as localhost, a name the demo's allowlist can hold (local development only: the
 # allowlist then also accepts IP addresses and `localhost`); see seed_demo.
 RUN_ENV := DEBUG=true OUTBOUND_ALLOW_PRIVATE=127.0.0.1:$(PORT),localhost:$(PORT) SITE_URL=http://localhost:$(PORT) ACTION_DOMAIN_ALLOW_IP_LITERALS=true
+# uvicorn serves config.asgi (the site and the MCP endpoints); under ASGI every Django request
+# runs in a thread of its own, so connections are not kept between requests.
+SERVE_ENV := $(RUN_ENV) DATABASE_CONN_MAX_AGE=0
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/actions
 
 .PHONY: run test worker token venv lint bench browser-deps clean
@@ -24,7 +27,8 @@ run: venv
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	@echo "Serving http://localhost:$(PORT)  (log in with a user printed above; Ctrl-C stops)"
-	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@echo "MCP endpoints: http://localhost:$(PORT)/mcp/gpts/<id> (turn MCP on for a workspace first)"
+	$(SERVE_ENV) $(BIN)/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan on
 
 # A REST API bearer token for a user of the `make run` database, with the same environment (the
 # settings refuse to start without SECRET_KEY unless DEBUG is on): make token USER=alice
@@ -61,6 +65,7 @@ bench: venv
 	$(PY) bench/outbound_overhead.py
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/runtime_overhead.py
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/chat_overhead.py
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/mcp_overhead.py
 	$(PY) bench/load_test.py
 
 clean:

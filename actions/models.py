@@ -401,3 +401,53 @@ class Invocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_id} → {self.status}"
+
+
+class ApprovalDecision(models.TextChoices):
+    ALLOW = "allow", "Allow"
+    ALWAYS_ALLOW = "always_allow", "Always allow"
+    DECLINE = "decline", "Decline"
+
+
+class PendingApproval(models.Model):
+    """One call an MCP host asked for and the user has not approved yet (the host could not
+    ask: it declared no elicitation). The user decides on /me/approvals/<token>; the same call
+    (same user, GPT, operation and arguments) then runs once with that decision.
+
+    Only the SHA-256 of the URL's token is stored, as for OAuth states; `request` is the
+    runtime's masked preview of what would be sent (never a secret). Ten minutes to decide,
+    single use: `used_at` is set by the one call that consumes it.
+    """
+
+    token_hash = models.CharField("Token hash (SHA-256)", max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    gpt = models.ForeignKey(
+        "gpts.GPT", on_delete=models.CASCADE, related_name="+", verbose_name="GPT"
+    )
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
+    operation_id = models.CharField("Operation ID", max_length=64)
+    arguments_hash = models.CharField("Arguments hash (SHA-256)", max_length=64)
+    domain = models.CharField(max_length=255)
+    consequential = models.BooleanField(default=True)
+    request = models.JSONField(default=dict)
+    decision = models.CharField(max_length=16, choices=ApprovalDecision.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "pending approval"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user", "gpt", "operation_id", "arguments_hash"],
+                name="pendingapproval_call",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} asked to approve {self.operation_id}"

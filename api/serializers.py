@@ -104,6 +104,9 @@ class WorkspaceSerializer(serializers.Serializer):
     action_access = serializers.ChoiceField(choices=ActionAccess.values)
     review_new_operations = serializers.BooleanField()
     approvals = serializers.ChoiceField(choices=ApprovalMode.values)
+    mcp_enabled = serializers.BooleanField(
+        help_text="Whether the GPTs of this workspace answer at /mcp/gpts/{id} (owners change it)."
+    )
 
 
 # GPTs ----------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from workspaces.selectors import (
 from workspaces.services import (
     GOVERNANCE_FIELDS,
     domain_policy_update,
+    mcp_enabled_update,
     workspace_create,
     workspace_settings_update,
 )
@@ -104,6 +105,9 @@ class WorkspaceDetailView(ApiView):
         action_access = serializers.ChoiceField(choices=ActionAccess.values, required=False)
         review_new_operations = shapes.StrictBooleanField(required=False)
         approvals = serializers.ChoiceField(choices=ApprovalMode.values, required=False)
+        mcp_enabled = shapes.StrictBooleanField(
+            required=False, help_text="Owners only: turn the MCP endpoints on or off."
+        )
 
         class Meta:
             ref_name = "WorkspaceUpdate"
@@ -133,6 +137,8 @@ class WorkspaceDetailView(ApiView):
         settings = {key: data[key] for key in GOVERNANCE_FIELDS if key in data}
         if settings:
             workspace_settings_update(workspace=workspace, actor=request.user, **settings)
+        if "mcp_enabled" in data:
+            mcp_enabled_update(workspace=workspace, actor=request.user, enabled=data["mcp_enabled"])
         access = workspace_access_for_member(slug=slug, user=request.user)
         return Response(self.OutputSerializer(access.obj).data)
 

@@ -20,14 +20,40 @@ class Server(OAuthlibServer):
         self.grant_types.pop("password", None)
 
 
+# The only scope a client that registered itself (RFC 7591, mcp_gateway/registration.py) gets.
+DCR_SCOPES = frozenset({"mcp"})
+
+
+def dcr_application(application) -> bool:
+    """Whether a client registered itself rather than being registered by a superuser."""
+    source = getattr(application, "registration_source", None)
+    return source is not None and source == type(application).RegistrationSource.DCR
+
+
 class Validator(OAuth2Validator):
-    """DOT's validator, refusing every token, refresh token and code of an inactive user.
+    """DOT's validator, refusing every token, refresh token and code of an inactive user, and
+    anything but `mcp` to a client that registered itself.
 
     Deactivating an account is how an admin locks a person out; DOT checks a token's expiry
     and scopes but not its user, so without this a deactivated user's API token kept creating
     GPTs. Checked here, in the one validator, it holds for the REST API, the sandbox's to-do
     API and token refresh alike.
+
+    Dynamically registered clients (MCP hosts) are nobody's vetted app: asking for `read` or
+    `write` is `invalid_scope` at the authorization and token endpoints alike, and a request
+    without a scope gets `mcp`.
     """
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
+        if dcr_application(client) and not set(scopes) <= DCR_SCOPES:
+            return False
+        return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+
+    def get_default_scopes(self, client_id, request, *args, **kwargs):
+        client = getattr(request, "client", None)
+        if dcr_application(client):
+            return sorted(DCR_SCOPES)
+        return super().get_default_scopes(client_id, request, *args, **kwargs)
 
     def validate_bearer_token(self, token, scopes, request):
         if not super().validate_bearer_token(token, scopes, request):

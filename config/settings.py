@@ -309,7 +309,25 @@ OAUTH2_PROVIDER = {
         "todos": "Read and change your sandbox to-do list (nothing else)",
     },
     "DEFAULT_SCOPES": ["read"],
+    # RFC 8414 metadata (/.well-known/oauth-authorization-server) says what is really accepted.
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    ],
+    # RFC 7591 for MCP clients (mcp_gateway/registration.py bounds it; its clients get `mcp`
+    # tokens for one GPT only). The view's own permission check is open: the bounds are ours.
+    "DCR_ENABLED": True,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
 }
+
+# MCP endpoints (mcp_gateway/, DESIGN.md §6).
+MCP_SESSION_IDLE_SECONDS = env_int("MCP_SESSION_IDLE_SECONDS", 1800)
+MCP_MAX_SESSIONS = env_int("MCP_MAX_SESSIONS", 10_000)
+MCP_DCR_PER_ADDRESS_PER_HOUR = env_int("MCP_DCR_PER_ADDRESS_PER_HOUR", 20)
+MCP_DCR_MAX_CLIENTS = env_int("MCP_DCR_MAX_CLIENTS", 10_000)
 
 # Celery: eager (in-process) unless a broker is configured.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")

@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("actions.oauth.urls")),
     path("", include("chat.urls")),
     path("", include("workspaces.urls")),
+    path("", include("mcp_gateway.urls")),
     path("healthz", views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages without an icon link (the admin's, JSON answers).
     path("favicon.ico", views.favicon, name="favicon"),

@@ -6,6 +6,7 @@ rule's message next to the field it names. Reads go through the tenant-scoped se
 of another workspace is a 404 here as everywhere.
 """
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -16,6 +17,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods
 
 from actions.selectors import actions_blocked_by_policy
@@ -32,6 +34,7 @@ from gpts.models import GPT, Visibility
 from gpts.selectors import actions_unavailable_reason, gpt_access_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_delete, gpt_duplicate, gpt_update
 from kernel.errors import RuleViolation
+from mcp_gateway.access import mcp_url
 from workspaces.models import BUILDER_ROLES
 from workspaces.selectors import Access, membership_list_for_user
 
@@ -256,6 +259,7 @@ def gpt_detail(request: HttpRequest, gpt_id: int, *, access: Access[GPT]) -> Htt
             "actions_unavailable": actions_unavailable_reason(gpt),
             "new_action_url": reverse("editor:action-new", args=[gpt.pk]),
             "preview_url": reverse("editor:gpt-preview", args=[gpt.pk]),
+            "mcp": mcp_instructions(gpt),
         },
         status=400 if errors else 200,
     )
@@ -335,3 +339,17 @@ def gpt_copy(request: HttpRequest, gpt_id: int, *, access: Access[GPT]) -> HttpR
         return render_confirmation(request, gpt, "duplicate", error=exc.detail)
     messages.success(request, f"Created {copy.name}.")
     return redirect("editor:gpt-detail", gpt_id=copy.pk)
+
+
+def mcp_instructions(gpt: GPT) -> dict:
+    """The GPT's MCP URL and how the common MCP hosts add it ("Use in other assistants")."""
+    url = mcp_url(gpt.pk)
+    name = slugify(gpt.name)[:40] or f"gpt-{gpt.pk}"
+    cursor = json.dumps({"mcpServers": {name: {"url": url}}}, indent=2)
+    return {
+        "url": url,
+        "enabled": gpt.workspace.mcp_enabled,
+        "claude_code": f"claude mcp add --transport http {name} {url}",
+        "cursor": cursor,
+        "name": name,
+    }

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from actions.approvals import approval_request
 from tests.world import World, build_world
 
 # name: (who asks, the URL in that world, the most queries it may take)
@@ -70,6 +71,7 @@ PAGES: dict[str, Route] = {
         5,
     ),
     "me-connections": ("member", lambda w: reverse("me-connections"), 4),
+    "me-approval": ("member", lambda w: reverse("me-approval", args=[_approval(w)]), 4),
 }
 
 # model: (changelist as the operator, changelist as a workspace admin, change form as operator)
@@ -90,6 +92,17 @@ ADMIN: dict[str, tuple[int, int, int]] = {
     "workspaces/invitation": (6, 9, 5),
     "chat/conversation": (8, 11, 5),
 }
+
+
+def _approval(world: World) -> str:
+    """The URL token of a call waiting for the member's approval (actions/approvals.py)."""
+    return approval_request(
+        user=world.a.member,
+        action=world.a.action,
+        operation_id="getWeather",
+        arguments={"location": "x"},
+        prompt={"request": {"method": "GET", "url": "https://example.com/x", "body": None}},
+    )
 
 
 def _user(world: World, who: str):

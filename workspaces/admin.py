@@ -57,6 +57,7 @@ from workspaces.policy import NO_DOMAINS_ALLOWED, domain_policy_snapshot, policy
 from workspaces.services import (
     GOVERNANCE_FIELDS,
     domain_policy_update,
+    mcp_enabled_update,
     membership_add,
     membership_remove,
     membership_set_role,
@@ -100,6 +101,15 @@ def can_edit_governance(request, workspace: Workspace | None) -> bool:
         workspace is not None
         and workspace.pk is not None
         and (request.user.is_superuser or acting_role(request, workspace.pk) == Role.OWNER)
+    )
+
+
+def can_edit_mcp(request, workspace: Workspace | None) -> bool:
+    """Only an owner turns the MCP endpoints on or off; admins see the setting read-only."""
+    return (
+        workspace is not None
+        and workspace.pk is not None
+        and acting_role(request, workspace.pk) == Role.OWNER
     )
 
 
@@ -420,7 +430,7 @@ class WorkspaceAdminForm(forms.ModelForm):
 
     class Meta:
         model = Workspace
-        fields = ["name", "slug", "allow_all_domains", *GOVERNANCE_FIELDS]
+        fields = ["name", "slug", "allow_all_domains", *GOVERNANCE_FIELDS, "mcp_enabled"]
 
     actor = None  # set per request by WorkspaceAdmin.get_form
 
@@ -498,6 +508,20 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [
             (None, {"fields": ["name", "slug", "plan", "created_at", "updated_at"]})
         ]
+        if obj is not None:
+            fieldsets.append(
+                (
+                    "MCP",
+                    {
+                        "fields": ["mcp_enabled"],
+                        "description": (
+                            "MCP hosts (Claude, Cursor, ChatGPT connectors...) reach each GPT at "
+                            "/mcp/gpts/<id>, as the signed-in person, under the same domain "
+                            "policy and approvals. Only the workspace owner changes it."
+                        ),
+                    },
+                )
+            )
         if obj is not None and obj.has_domain_policy:
             fields = ["allow_all_domains"]
             if can_edit_policy(request, obj):
@@ -551,6 +575,8 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
             fields.append("allow_all_domains")
         if not can_edit_governance(request, obj):
             fields.extend(GOVERNANCE_FIELDS)
+        if not can_edit_mcp(request, obj):
+            fields.append("mcp_enabled")
         return fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -594,7 +620,15 @@ class WorkspaceAdmin(CascadeThroughServiceMixin, RefusalAsMessageMixin, ScopedMo
                 # workspace_settings_update saves these with their audit rows.
                 governance[field] = form.cleaned_data[field]
                 setattr(obj, field, form.initial.get(field, getattr(obj, field)))
+        wanted_mcp = None
+        if "mcp_enabled" in form.cleaned_data:
+            # Saved by the service, with its audit row and its owner check.
+            wanted_mcp = form.cleaned_data["mcp_enabled"]
+            obj.mcp_enabled = form.initial.get("mcp_enabled", obj.mcp_enabled)
         super().save_model(request, obj, form, change)
+        if wanted_mcp is not None and change and wanted_mcp != obj.mcp_enabled:
+            mcp_enabled_update(workspace=obj, actor=request.user, enabled=wanted_mcp)
+            obj.mcp_enabled = wanted_mcp
         if change and governance:
             saved = workspace_settings_update(workspace=obj, actor=request.user, **governance)
             for field in GOVERNANCE_FIELDS:

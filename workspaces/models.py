@@ -71,6 +71,13 @@ class Workspace(models.Model):
         default=ApprovalMode.ASK_BEFORE_CHANGES,
         help_text="Always ask: no \"Always allow\", and remembered approvals are ignored.",
     )
+    mcp_enabled = models.BooleanField(
+        "MCP endpoints on",
+        default=False,
+        help_text="When on, members may use this workspace's GPTs from MCP hosts (Claude, "
+        "Cursor, ChatGPT connectors...) at /mcp/gpts/<id>, under the same domain policy and "
+        "approvals. Only owners change it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -185,6 +192,7 @@ class AuditKind(models.TextChoices):
     SETTINGS_CHANGED = "settings_changed", "Workspace governance changed"
     OPERATION_CHANGED = "operation_changed", "Operation enabled, disabled or reviewed"
     OPERATIONS_AWAIT_REVIEW = "operations_await_review", "Operations waiting for review"
+    MCP_CHANGED = "mcp_changed", "MCP endpoints turned on or off"
 
 
 class Invitation(models.Model):

@@ -239,6 +239,41 @@ def domain_policy_update(
     return workspace
 
 
+@transaction.atomic
+def mcp_enabled_update(*, workspace: Workspace, actor, enabled: bool) -> Workspace:
+    """Turn the workspace's MCP endpoints on or off (DESIGN.md §6); owners only, audited.
+
+    Off, /mcp/gpts/<id> of every GPT of the workspace answers 403 at once: the endpoint reads
+    the flag on every request.
+    """
+    workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    if not isinstance(enabled, bool):
+        raise RuleViolation("invalid_mcp_enabled", "mcp_enabled must be true or false.")
+    role = (
+        Membership.objects.filter(workspace=workspace, user=actor)
+        .values_list("role", flat=True)
+        .first()
+    )
+    if role != Role.OWNER:
+        raise RuleViolation(
+            "permission_denied",
+            "Only the workspace owner turns the MCP endpoints on or off.",
+            status=403,
+        )
+    if workspace.mcp_enabled != enabled:
+        workspace.mcp_enabled = enabled
+        workspace.save(update_fields=["mcp_enabled", "updated_at"])
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            kind=AuditKind.MCP_CHANGED,
+            target="MCP endpoints",
+            before={"mcp_enabled": not enabled},
+            after={"mcp_enabled": enabled},
+        )
+    return workspace
+
+
 def owner_change_refusal(*, actor_manages_owners: bool, before: str | None, after: str | None):
     """Why an actor may not move a membership from role `before` to `after`, or None if allowed.
 

@@ -220,6 +220,9 @@ def operation_run(  # noqa: C901 - the runtime pipeline, its steps in the order 
     """Run `operation_id` of `action` for `user` (a member who may see the action's GPT);
     `channel` (an InvocationChannel) is recorded on the Invocation.
 
+    `channel` says where the call came from (InvocationChannel: api, preview, chat, mcp) and is
+    recorded on the Invocation.
+
     Returns the 200 body of the run endpoint; refusals raise RuleViolation with the contract's
     code and status (400, 401, 403, 404, 409, 413, 502, 504).
     """

@@ -25,6 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from werkzeug import Response
 
+from actions.approvals import approval_request
 from actions.models import (
     Action,
     ConnectedAccount,
@@ -72,6 +73,9 @@ EXCLUDED_PREFIXES = {
     # The sandbox is a stand-in for a third-party API (DESIGN.md §3): its to-dos belong to the
     # bearer token's user, not to a workspace (tests/sandbox/test_sandbox_api.py).
     "sandbox/": "demo third-party API, scoped by its own bearer tokens",
+    # RFC 9728 protected-resource metadata: public by design and the same document for any id,
+    # existing or not (tests/mcp/test_mcp_auth.py), so it tells nobody which GPTs exist.
+    ".well-known/oauth-protected-resource/": "public discovery, identical for every id",
 }
 
 OPERATION_ID = "getWeather"
@@ -325,6 +329,13 @@ OBJECT_KWARGS = {
     "conversation_id": (lambda a: a.conversation.pk, 987654321),
     "user_id": (lambda a: a.member.pk, 987654321),
     "invitation_id": (lambda a: a.invitation.pk, 987654321),
+    # An approval waiting for workspace A's member (actions/approvals.py): its URL's token.
+    "token": (
+        lambda a: approval_request(
+            user=a.member, action=a.action, operation_id=OPERATION_ID, arguments={}, prompt={}
+        ),
+        "no-such-approval-token-000000000000",
+    ),
 }
 
 # Routes whose kwarg is a credential, not an object reference: whoever holds the value may use

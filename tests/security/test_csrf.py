@@ -32,13 +32,16 @@ from rest_framework.views import APIView
 from actions.models import Consent
 from tests.security.conftest import OBJECT_KWARGS, Route, all_routes, issue_token, tenant_rows
 
-OUR_APPS = ("config", "workspaces", "gpts", "actions", "chat", "sandbox")
+OUR_APPS = ("config", "workspaces", "gpts", "actions", "chat", "sandbox", "mcp_gateway")
 # Views of ours allowed to be csrf_exempt, and why.
 EXEMPT_ALLOWED = {
     "sandbox.views.todo_list": "the sandbox API reads bearer tokens only, never cookies",
     "sandbox.views.todo_detail": "the sandbox API reads bearer tokens only, never cookies",
     "sandbox.llm.chat_completions": "the demo model is called by the openai client, never a "
     "browser, and reads no cookie or user",
+    # DOT's RFC 7591/7592 views (exempt upstream) with the registration bounds in front: MCP
+    # clients register anonymously or with their registration token, never with cookies.
+    "mcp_gateway.registration.view": "RFC 7591 registration: anonymous or bearer, no cookies",
 }
 # django-oauth-toolkit's client-facing endpoints (token, revoke, introspect, device, userinfo,
 # dynamic registration) are exempt upstream: clients authenticate with their credentials or a

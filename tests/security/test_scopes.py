@@ -229,7 +229,9 @@ def test_anonymous_visitors_are_sent_to_log_in_and_superusers_get_the_pages(clie
 
 
 def test_unused_dot_routes_are_not_mounted(client):
-    for path in ("/o/device-authorization/", "/o/userinfo/", "/o/register/"):
+    # /o/register/ is mounted for MCP clients (RFC 7591); tests/mcp/test_mcp_auth.py holds
+    # what such clients may obtain (scope mcp, one GPT) and how registration is bounded.
+    for path in ("/o/device-authorization/", "/o/userinfo/"):
         assert client.get(path).status_code == 404, path
 
 

@@ -103,10 +103,16 @@ def test_every_object_route_is_covered():
         "api/v1/workspaces/<slug:slug>/members/<int:user_id>/",
         "api/v1/workspaces/<slug:slug>/invitations/<int:invitation_id>/",
         "api/v1/actions/<int:action_id>/operations/<str:operation_id>",
+        "me/approvals/<str:token>",
     ):
         assert expected in names
     assert set(DECIDED_BEFORE_LOOKUP) <= names
-    assert {"admin/", "o/", "sandbox/"} == set(EXCLUDED_PREFIXES)
+    assert {
+        "admin/",
+        "o/",
+        "sandbox/",
+        ".well-known/oauth-protected-resource/",
+    } == set(EXCLUDED_PREFIXES)
     assert set(CAPABILITY_ROUTES) <= {r.route for r in all_routes()}
 
 
