@@ -30,7 +30,13 @@ def test_admin_owner_edits_it_through_the_service(client, acme):
     page = client.get(change_url(acme["ws"]))
     form = page.context["adminform"].form
     assert "mcp_enabled" in form.fields
-    data = {"name": acme["ws"].name, "slug": acme["ws"].slug, "mcp_enabled": "on"}
+    # Every field as the page shows it (governance settings included), then MCP turned on.
+    data = {
+        bound.html_name: bound.value()
+        for bound in form
+        if bound.value() is not None and bound.value() is not False
+    }
+    data["mcp_enabled"] = "on"
     for inline in page.context["inline_admin_formsets"]:
         for bound in inline.formset.management_form:
             data[bound.html_name] = bound.value()
