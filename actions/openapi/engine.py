@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actions.openapi import memo
+from actions.openapi.compat import tolerate
 from actions.openapi.detect import Operation, detect_operations
+from actions.openapi.fixes import materialize
 from actions.openapi.parsing import ParsedDocument, gc_paused, max_bytes_default, parse
 from actions.openapi.problems import ERROR, WARNING, Problem, SchemaParseError
 from actions.openapi.refs import LocalResolver, ref_problems
@@ -296,8 +298,10 @@ def _core(text_or_parsed: Any) -> _Core:
 
     resolver = LocalResolver(document)
     problems.extend(ref_problems(document, resolver, parsed.refs))
+    meta_document, tolerated = tolerate(document, version)
+    problems.extend(tolerated)
     try:
-        spec = spec_problems(document, version, resolver)
+        spec = spec_problems(document, version, resolver, meta_document)
     except RecursionError:
         spec = [
             Problem("The schema is nested too deeply to check completely.", "", code="too_deep")
@@ -432,6 +436,8 @@ def _finish(
     warnings, more_warnings = _cap(warnings)
     if parsed is not None:
         parsed.place([*errors, *warnings])
+        if any(p.fix_plan for p in warnings):
+            materialize(parsed.text, parsed.format, parsed.document, warnings)
     errors.sort(key=_line_order)
     warnings.sort(key=_line_order)
     if more_errors:

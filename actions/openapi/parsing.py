@@ -35,7 +35,7 @@ from yaml.events import (
     StreamStartEvent,
 )
 
-from actions.openapi.problems import Problem, SchemaParseError, escape_pointer_part
+from actions.openapi.problems import WARNING, Problem, SchemaParseError, escape_pointer_part
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 # Real documents nest 30 levels at most (Sentry, PagerDuty); validators recurse per level.
@@ -510,13 +510,17 @@ def _json_duplicate_problems(document: dict, duplicates: list[tuple[dict, str]])
 def _duplicate_problem(
     pointer: str, key: str, line: int | None = None, column: int | None = None
 ) -> Problem:
+    # A warning, as the hosted editor reads such documents: the last one wins, here too
+    # (json.loads and the YAML builder both keep the last), so what is checked is what runs.
     return Problem(
-        f"The key '{key}' appears more than once in the same object; only the last one would "
-        "count. Remove or rename the duplicate.",
+        f"The key '{key}' appears more than once in the same object; the last one counts and "
+        "the earlier ones are ignored. Remove the earlier ones.",
         pointer,
         line,
         column,
+        severity=WARNING,
         code="duplicate_key",
+        fix_plan=(f"Remove the earlier '{key}'", "remove", pointer, "last_wins"),
     )
 
 

@@ -29,6 +29,10 @@ class Problem:
     severity: Severity = ERROR
     code: str = "invalid"
     source: str | None = field(default=None, repr=False, compare=False)
+    # A mechanical fix: the check that found the problem leaves a plan (fixes.py), which
+    # becomes `fix` ({"label", "edits"}) once the problem is reported.
+    fix_plan: tuple | None = field(default=None, repr=False, compare=False)
+    fix: dict | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -37,6 +41,7 @@ class Problem:
             "line": self.line,
             "column": self.column,
             "code": self.code,
+            "fix": self.fix,
         }
 
 

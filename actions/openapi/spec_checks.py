@@ -571,8 +571,13 @@ class SpecWalk:
             )
 
 
-def spec_problems(document: dict, version: str, resolver: LocalResolver) -> list[Problem]:
-    """Everything openapi-spec-validator would report for this 3.0 or 3.1 document."""
-    problems = _meta_schema_problems(document, version)
+def spec_problems(
+    document: dict, version: str, resolver: LocalResolver, meta_document: dict | None = None
+) -> list[Problem]:
+    """Everything openapi-spec-validator would report for this 3.0 or 3.1 document.
+
+    `meta_document` is what the meta-schema phase checks instead of `document` when some
+    violations are tolerated (compat.py); the walk always sees the document itself."""
+    problems = _meta_schema_problems(document if meta_document is None else meta_document, version)
     problems.extend(SpecWalk(document, version, resolver).run())
     return problems
