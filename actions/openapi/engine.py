@@ -49,7 +49,7 @@ CACHE_WEIGHT = 2_000_000  # roughly: nodes of resolved operation schemas + probl
 
 # osv's own version finder: "3.1.0", "3.1" and even "3.1x" count as 3.1.
 _VERSION = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)(\..*)?")
-SUPPORTED = ("3.0", "3.1")
+SUPPORTED = ("3.0", "3.1", "3.2")
 
 
 @dataclass
@@ -369,7 +369,7 @@ def _shown_version(document: dict) -> str | None:
 
 
 def detect_version(document: dict) -> tuple[str | None, Problem | None]:
-    """ "3.0" or "3.1" (how to validate), or a problem saying why the document can't be."""
+    """ "3.0", "3.1" or "3.2" (how to validate), or a problem saying why the document can't be."""
     if "swagger" in document:
         if str(document["swagger"]).startswith("2"):
             return None, Problem(
@@ -401,16 +401,10 @@ def detect_version(document: dict) -> tuple[str | None, Problem | None]:
     match = _VERSION.match(value)
     if match and match["major"] == "3" and f"3.{match['minor']}" in SUPPORTED:
         return f"3.{match['minor']}", None
-    if match and match["major"] == "3" and match["minor"] == "2":
-        message = (
-            "OpenAPI 3.2 is not supported yet; actions accept OpenAPI 3.0 and 3.1 (change "
-            "openapi to 3.1.0 if the document uses no 3.2 features)."
-        )
-    else:
-        message = (
-            f"OpenAPI version '{value[:40]}' is not supported; actions accept OpenAPI 3.0 "
-            "and 3.1 (e.g. openapi: 3.1.0)."
-        )
+    message = (
+        f"OpenAPI version '{value[:40]}' is not supported; actions accept OpenAPI 3.0, 3.1 "
+        "and 3.2 (e.g. openapi: 3.1.0)."
+    )
     return None, Problem(message, "/openapi", code="unsupported_version")
 
 

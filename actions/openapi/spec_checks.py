@@ -34,10 +34,10 @@ import jsonschema_rs
 from jsonschema import validators as jsonschema_validators
 from jsonschema.exceptions import SchemaError, ValidationError
 from openapi_schema_validator import OAS30Validator, OAS31Validator
-from openapi_schema_validator._dialects import OAS31_BASE_DIALECT_ID
+from openapi_schema_validator._dialects import OAS31_BASE_DIALECT_ID, OAS32_BASE_DIALECT_ID
 from openapi_schema_validator._format import oas30_format_checker, oas31_format_checker
 from openapi_schema_validator._specifications import REGISTRY as OAS_SPECIFICATIONS
-from openapi_spec_validator.schemas import schema_v30, schema_v31
+from openapi_spec_validator.schemas import schema_v30, schema_v31, schema_v32
 from referencing import Registry
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT202012
@@ -78,7 +78,7 @@ def _deny_retrieval(uri: str) -> Any:
 def _document_validator(version: str) -> Any:
     """jsonschema-rs validator for the OpenAPI document schema bundled in osv (as osv's
     "jsonschema-rs" backend builds it: `validator_cls_for(schema)(schema)`)."""
-    schema = dict(schema_v30 if version == "3.0" else schema_v31)
+    schema = dict({"3.0": schema_v30, "3.2": schema_v32}.get(version, schema_v31))
     cls = jsonschema_rs.validator_cls_for(schema)
     return cls(schema, retriever=_deny_retrieval)
 
@@ -475,7 +475,7 @@ class SpecWalk:
         checker_cls: Any = OAS30Validator
         kwargs: dict = {}
         fast = self.version == "3.0"
-        if self.version == "3.1":
+        if self.version in ("3.1", "3.2"):
             dialect = self._dialect_of(value)
             if not isinstance(dialect, str):
                 return self._dialect_error(pointer, dialect)
@@ -483,7 +483,7 @@ class SpecWalk:
             if checker_cls is None:
                 return self._dialect_error(pointer, dialect)
             kwargs = {"format_checker": oas31_format_checker}
-            fast = dialect == OAS31_BASE_DIALECT_ID
+            fast = dialect == OAS31_BASE_DIALECT_ID and self.version == "3.1"
         if fast:
             try:
                 if _fast_schema_check(self.version).is_valid(value):
@@ -526,7 +526,8 @@ class SpecWalk:
     def _dialect_of(self, value: Any) -> Any:
         if type(value) is dict and "$schema" in value:
             return value["$schema"]
-        return self.document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID)
+        default = OAS32_BASE_DIALECT_ID if self.version == "3.2" else OAS31_BASE_DIALECT_ID
+        return self.document.get("jsonSchemaDialect", default)
 
     def _dialect_error(self, pointer: str, dialect: Any) -> bool:
         self._add(

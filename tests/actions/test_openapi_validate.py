@@ -118,13 +118,13 @@ def test_examples_weather_and_petstore_are_valid_and_blank_has_one_error():
     ("changes", "code", "pointer"),
     [
         ({"openapi": None, "swagger": "2.0"}, "swagger_2", "/swagger"),
-        ({"openapi": "3.2.0"}, "unsupported_version", "/openapi"),
+        ({"openapi": "3.3.0"}, "unsupported_version", "/openapi"),
         ({"openapi": "4.0.0"}, "unsupported_version", "/openapi"),
         ({"openapi": 3.1}, "unsupported_version", "/openapi"),
         ({"openapi": None}, "missing_version", ""),
     ],
 )
-def test_versions_other_than_3_0_and_3_1_get_one_clear_error(changes, code, pointer):
+def test_versions_other_than_3_0_3_1_3_2_get_one_clear_error(changes, code, pointer):
     verdict = check(document(**changes))
     assert [(p.code, p.pointer) for p in verdict.errors] == [(code, pointer)]
     assert verdict.errors[0].line is not None
