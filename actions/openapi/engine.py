@@ -430,6 +430,7 @@ def _finish(
     warnings, more_warnings = _cap(warnings)
     if parsed is not None:
         parsed.place([*errors, *warnings])
+        _place_focus(parsed, [p for p in [*errors, *warnings] if p.focus])
         if any(p.fix_plan for p in warnings):
             materialize(parsed.text, parsed.format, parsed.document, warnings)
     errors.sort(key=_line_order)
@@ -449,6 +450,30 @@ def _finish(
         more_warnings=more_warnings,
         weight=1 + 10 * (len(errors) + len(warnings) + len(operations)),
     )
+
+
+def _place_focus(parsed: ParsedDocument, problems: list[Problem]) -> None:
+    """Move a problem's line and column onto its `focus` text inside the key or value at its
+    pointer (a placeholder inside a URL), where the text has it."""
+    if not problems:
+        return
+    from actions.openapi.fixes import _parent
+    from actions.openapi.spans import mappings
+
+    parents = {problem.pointer: _parent(problem.pointer) for problem in problems if problem.pointer}
+    spans = mappings(parsed.text, parsed.format, sorted({p for p, _ in parents.values()}))
+    text = parsed.text
+    for problem in problems:
+        parent, key = parents.get(problem.pointer, ("", ""))
+        span = spans.get(parent)
+        member = next((m for m in reversed(span.members) if m.key == key), None) if span else None
+        if member is None:
+            continue
+        index = text.find(problem.focus, member.key_start, member.value_end)
+        if index < 0:
+            continue
+        line = text.count("\n", 0, index) + 1
+        problem.line, problem.column = line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def _cap(problems: list[Problem]) -> tuple[list[Problem], int]:

@@ -33,6 +33,9 @@ class Problem:
     # becomes `fix` ({"label", "edits"}) once the problem is reported.
     fix_plan: tuple | None = field(default=None, repr=False, compare=False)
     fix: dict | None = field(default=None, compare=False)
+    # Text inside the value (or key) at `pointer` that the problem is about, such as a
+    # placeholder in a URL: line and column are then those of that text (engine.py).
+    focus: str | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {
