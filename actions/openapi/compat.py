@@ -183,9 +183,7 @@ def tolerate(document: dict, version: str) -> tuple[dict, list[Problem]]:
                 problems.append(
                     Problem(
                         f"'{key}' is not a field of a parameter and is ignored. Remove it "
-                        "(or rename it x-{key} to keep it as an extension).".replace(
-                            "{key}", key
-                        ),
+                        "(or rename it x-{key} to keep it as an extension).".replace("{key}", key),
                         where,
                         severity=WARNING,
                         code="parameter_unknown_field",
@@ -201,7 +199,11 @@ def tolerate(document: dict, version: str) -> tuple[dict, list[Problem]]:
     schemes = components.get("securitySchemes") if isinstance(components, dict) else None
     if isinstance(schemes, dict):
         for name, scheme in schemes.items():
-            if isinstance(scheme, dict) and scheme.get("type") == "oauth2" and "flows" not in scheme:
+            if (
+                isinstance(scheme, dict)
+                and scheme.get("type") == "oauth2"
+                and "flows" not in scheme
+            ):
                 path = ("components", "securitySchemes", name)
                 problems.append(
                     Problem(

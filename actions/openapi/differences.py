@@ -119,7 +119,7 @@ DELIBERATE_DIFFERENCES: dict[str, Difference] = {
         "osv reads YAML with PyYAML, where the last of two equal keys silently wins. This "
         "engine reads it the same way (so what is checked is what runs) but says so: the "
         "earlier value is usually a mistake. It used to refuse such documents.",
-        _HEAD.replace("  version: \"1\"\n", '  version: "1"\n  version: "2"\n')
+        _HEAD.replace('  version: "1"\n', '  version: "1"\n  version: "2"\n')
         + "paths:\n  /things:\n"
         + _OPERATION,
         True,

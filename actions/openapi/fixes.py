@@ -110,9 +110,7 @@ def _edits(text: str, fmt: str, document: Any, plan: tuple) -> list[tuple[int, i
             target_parent, target_key = _parent(plan[2])
             if target_parent != parent:
                 return None
-            edits.append(
-                _insertion(text, fmt, span, _member_text(fmt, target_key, {key: value}))
-            )
+            edits.append(_insertion(text, fmt, span, _member_text(fmt, target_key, {key: value})))
         return edits
     return None
 
