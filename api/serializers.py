@@ -141,12 +141,26 @@ class OperationSerializer(serializers.Serializer):
     consequential = serializers.BooleanField()
 
 
+class TextEditSerializer(serializers.Serializer):
+    """Replace the text between two offsets (UTF-16 code units, as a textarea counts)."""
+
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class FixSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    edits = TextEditSerializer(many=True)
+
+
 class ProblemSerializer(serializers.Serializer):
     message = serializers.CharField()
     pointer = serializers.CharField()
     line = serializers.IntegerField(allow_null=True)
     column = serializers.IntegerField(allow_null=True)
     code = serializers.CharField(required=False)
+    fix = FixSerializer(required=False, allow_null=True)
 
 
 class NoAuthSerializer(serializers.Serializer):
@@ -307,4 +321,3 @@ class SchemaExampleSerializer(serializers.Serializer):
     title = serializers.CharField()
     format = serializers.CharField()
     schema = serializers.CharField()
-

@@ -12,7 +12,9 @@ from rest_framework.response import Response
 from actions import openapi
 from actions.imports import import_request
 from actions.models import Action, Operation
+from actions.openapi.convert import NotSwagger2, convert
 from actions.openapi.examples import EXAMPLES
+from actions.openapi.select import UnknownOperations, select_operations
 from actions.selectors import (
     action_access_for_member,
     actions_blocked_by_policy,
@@ -308,6 +310,76 @@ class SchemaFormatView(ApiView):
                 errors=[p.as_dict() for p in exc.problems],
             ) from None
         return Response(self.OutputSerializer({"schema": formatted}).data)
+
+
+class SchemaSelectView(ApiView):
+    """Keep some operations of a big document and the components they reference."""
+
+    class InputSerializer(serializers.Serializer):
+        schema = shapes.StrictCharField(allow_blank=True)
+        operations = serializers.ListField(
+            child=shapes.StrictCharField(max_length=2000), allow_empty=False, max_length=2000
+        )
+
+        class Meta:
+            ref_name = "SchemaSelectInput"
+
+    class OutputSerializer(serializers.Serializer):
+        schema = serializers.CharField()
+        operations = shapes.DetectedOperationSerializer(many=True)
+
+        class Meta:
+            ref_name = "SchemaSelection"
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request):
+        data = self.validated(self.InputSerializer)
+        try:
+            text, operations = select_operations(data["schema"], data["operations"])
+        except openapi.SchemaParseError as exc:
+            raise RuleViolation(
+                "unparseable_schema",
+                "The schema can not be parsed, so operations can not be picked from it.",
+                errors=[p.as_dict() for p in exc.problems],
+            ) from None
+        except UnknownOperations as exc:
+            raise RuleViolation(
+                "unknown_operations", str(exc), operations=[str(n) for n in exc.names]
+            ) from None
+        return Response(self.OutputSerializer({"schema": text, "operations": operations}).data)
+
+
+class SchemaConvertView(ApiView):
+    """Swagger 2.0 → OpenAPI 3.0, same format, with notes on what could not be carried."""
+
+    InputSerializer = SchemaTextSerializer
+
+    class OutputSerializer(serializers.Serializer):
+        schema = serializers.CharField()
+        # "from" is a Python keyword: the field is declared below.
+        notes = serializers.ListField(child=serializers.CharField())
+
+        class Meta:
+            ref_name = "SchemaConversion"
+
+    OutputSerializer._declared_fields["from"] = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request):
+        text = self.validated(self.InputSerializer)["schema"]
+        try:
+            converted, notes = convert(text)
+        except openapi.SchemaParseError as exc:
+            raise RuleViolation(
+                "unparseable_schema",
+                "The schema can not be parsed, so it can not be converted.",
+                errors=[p.as_dict() for p in exc.problems],
+            ) from None
+        except NotSwagger2 as exc:
+            raise RuleViolation("not_swagger_2", str(exc)) from None
+        return Response(
+            self.OutputSerializer({"schema": converted, "from": "2.0", "notes": notes}).data
+        )
 
 
 # Imports ------------------------------------------------------------------------------------
