@@ -160,7 +160,14 @@ class ProblemSerializer(serializers.Serializer):
     line = serializers.IntegerField(allow_null=True)
     column = serializers.IntegerField(allow_null=True)
     code = serializers.CharField(required=False)
-    fix = FixSerializer(required=False, allow_null=True)
+    # Present only on a warning with a mechanical fix (actions/openapi/fixes.py).
+    fix = FixSerializer(required=False)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data.get("fix", 0) is None:
+            del data["fix"]
+        return data
 
 
 class NoAuthSerializer(serializers.Serializer):
@@ -305,6 +312,7 @@ class DetectedOperationSerializer(OperationSerializer):
 
     operation_id = serializers.CharField(allow_null=True)
     summary = serializers.CharField(allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 class VerdictSerializer(serializers.Serializer):

@@ -20,7 +20,13 @@ from actions.selectors import (
     actions_blocked_by_policy,
     import_get_for_member,
 )
-from actions.services import action_create, action_delete, action_update, insecure_host_allowed
+from actions.services import (
+    action_create,
+    action_delete,
+    action_update,
+    insecure_host_allowed,
+    workspace_schema_problems,
+)
 from api import serializers as shapes
 from api.base import ApiView, Pagination
 from api.permissions import BUILD
@@ -272,16 +278,44 @@ class SchemaTextSerializer(serializers.Serializer):
 
 
 class SchemaValidateView(ApiView):
-    """Check a schema's text: any text gets a verdict (200), never an error."""
+    """Check a schema's text: any text gets a verdict (200), never an error.
+
+    With `gpt` (or `action`, the one being edited) the verdict also has what saving the
+    schema there would be refused for (a domain or operationId another action of the GPT has,
+    a domain the workspace does not allow), at the line it concerns; a GPT or action the
+    caller can not see is a 404, as everywhere."""
 
     accepts_nul = True
-    InputSerializer = SchemaTextSerializer
+
+    class InputSerializer(SchemaTextSerializer):
+        gpt = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+        action = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+        class Meta:
+            ref_name = "SchemaValidateInput"
+
     OutputSerializer = shapes.VerdictSerializer
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request):
-        text = self.validated(self.InputSerializer)["schema"]
+        data = self.validated(self.InputSerializer)
+        text = data["schema"]
         verdict = openapi.validate(text, allow_insecure_host=insecure_host_allowed)
+        action = gpt = None
+        if "action" in data:
+            action = action_access_for_member(action_id=data["action"], user=request.user).obj
+            gpt = action.gpt
+        elif "gpt" in data:
+            gpt = gpt_access_for_member(gpt_id=data["gpt"], user=request.user).obj
+        if gpt is not None and verdict.valid:
+            refusals = workspace_schema_problems(gpt=gpt, verdict=verdict, action=action)
+            if refusals:
+                verdict.errors = openapi.placed_problems(
+                    text,
+                    verdict.format,
+                    [(r["message"], r["pointer"], r["code"]) for r in refusals],
+                )
+                verdict.valid = False
         return Response(self.OutputSerializer(verdict).data)
 
 

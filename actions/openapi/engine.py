@@ -212,6 +212,23 @@ def validate(
     )
 
 
+def placed_problems(
+    text: str, fmt: str | None, problems: list[tuple[str, str, str]]
+) -> list[Problem]:
+    """(message, pointer, code) → errors with the line and column of their pointer in `text`
+    (for problems found outside the engine, such as the workspace's rules)."""
+    from actions.openapi.locate import locate_json, locate_yaml
+
+    finder = locate_json if fmt == "json" else locate_yaml
+    found = finder(text, [pointer for _, pointer, _ in problems]) if fmt else {}
+    placed = []
+    for message, pointer, code in problems:
+        position = found.get(pointer)
+        line, column = position if position else (None, None)
+        placed.append(Problem(message, pointer, line, column, code=code))
+    return placed
+
+
 def _local_hosts_default() -> bool:
     try:
         from django.conf import settings

@@ -38,14 +38,16 @@ class Problem:
     focus: str | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return {
+        data = {
             "message": self.message,
             "pointer": self.pointer,
             "line": self.line,
             "column": self.column,
             "code": self.code,
-            "fix": self.fix,
         }
+        if self.fix is not None:
+            data["fix"] = self.fix
+        return data
 
 
 class SchemaParseError(ValueError):
