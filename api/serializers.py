@@ -298,6 +298,7 @@ class SchemaImportSerializer(serializers.Serializer):
     url = serializers.CharField()
     status = serializers.ChoiceField(choices=ImportStatus.values)
     error = serializers.CharField()
+    notes = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     links = ImportLinksSerializer(source="*")
