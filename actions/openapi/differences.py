@@ -125,6 +125,37 @@ DELIBERATE_DIFFERENCES: dict[str, Difference] = {
         True,
         (True, "warning", "duplicate_key"),
     ),
+    "required_repeated": Difference(
+        "A property named twice in `required` is required once; nothing about the call "
+        "changes (OpenAI's document has one).",
+        _HEAD
+        + "paths:\n  /things:\n"
+        + _OPERATION
+        + """components:
+  schemas:
+    Thing:
+      type: object
+      properties: {id: {type: string}}
+      required: [id, id]
+""",
+        False,
+        (True, "warning", "required_repeated"),
+    ),
+    "schema_keyword_ignored": Difference(
+        "`$recursiveAnchor: true` (JSON Schema 2019-09) is ignored by OpenAPI 3.1's dialect, "
+        "and so by the runtime's argument checks (OpenAI's document has it).",
+        _HEAD
+        + "paths:\n  /things:\n"
+        + _OPERATION
+        + """components:
+  schemas:
+    Filter:
+      $recursiveAnchor: true
+      type: object
+""",
+        False,
+        (True, "warning", "schema_keyword_ignored"),
+    ),
     "missing_server": Difference(
         "An action calls its first server; without one there is nothing to call.",
         _HEAD.replace("servers:\n  - url: https://api.example.com\n", "")

@@ -505,6 +505,8 @@ class SpecWalk:
         try:
             checker_cls.check_schema(value, **kwargs)
         except (SchemaError, ValidationError) as error:
+            if self._only_tolerated(checker_cls, value, pointer, kwargs):
+                return False
             text, path = describe_py(error)
             self._add(
                 "schema_invalid",
@@ -522,6 +524,60 @@ class SpecWalk:
             )
             return True
         return False
+
+    def _only_tolerated(self, checker_cls: Any, value: Any, pointer: str, kwargs: dict) -> bool:
+        """When every dialect error of this schema object is one that changes nothing about
+        a call (compat.py's rule), report each as a warning and say so; else report nothing.
+
+        Tolerated: a name listed twice in `required` (the repeat changes nothing) and
+        `$recursiveAnchor: true` (a 2019-09 keyword the 2020-12 dialect, and so the runtime's
+        argument checks, ignore) — OpenAI's own document has both."""
+        meta = checker_cls.META_SCHEMA
+        meta_cls = jsonschema_validators.validator_for(meta, default=checker_cls)
+        format_checker = kwargs.get("format_checker", getattr(meta_cls, "FORMAT_CHECKER", None))
+        try:
+            # The OpenAPI package's own registry, as its check_schema uses: nothing fetched.
+            checker = meta_cls(meta, format_checker=format_checker, registry=OAS_SPECIFICATIONS)
+            errors = list(checker.iter_errors(value))
+        except Exception:  # noqa: BLE001 - then the plain error stands
+            return False
+        warnings = []
+        for error in errors:
+            path = list(error.absolute_path)
+            last = path[-1] if path else None
+            if error.validator == "uniqueItems" and last == "required":
+                warnings.append(
+                    Problem(
+                        "'required' names the same property more than once; the repeat changes "
+                        "nothing. Remove it.",
+                        pointer + to_pointer(path),
+                        severity=WARNING,
+                        code="required_repeated",
+                        source=error.message,
+                    )
+                )
+            elif last == "$recursiveAnchor" and error.validator == "type":
+                warnings.append(
+                    Problem(
+                        "$recursiveAnchor is a JSON Schema 2019-09 keyword; OpenAPI 3.1 schemas "
+                        "(JSON Schema 2020-12) ignore it. Use $dynamicAnchor, or remove it.",
+                        pointer + to_pointer(path),
+                        severity=WARNING,
+                        code="schema_keyword_ignored",
+                        source=error.message,
+                        fix_plan=(
+                            "Remove $recursiveAnchor",
+                            "remove",
+                            pointer + to_pointer(path),
+                        ),
+                    )
+                )
+            else:
+                return False
+        if not warnings:
+            return False
+        self.problems.extend(warnings)
+        return True
 
     def _dialect_of(self, value: Any) -> Any:
         if type(value) is dict and "$schema" in value:
