@@ -56,7 +56,9 @@ def _closed_components() -> dict:
 def _operations() -> list[tuple[re.Pattern, str, dict]]:
     found = []
     for template, item in document()["paths"].items():
-        pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+        pattern = re.compile(
+            "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+        )
         for method, operation in item.items():
             if method in HTTP_METHODS:
                 found.append((pattern, method, operation))

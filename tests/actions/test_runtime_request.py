@@ -380,8 +380,7 @@ def test_empty_path_value_is_refused():
 
 
 @pytest.mark.parametrize(
-    ("style", "value"),
-    [("simple", ".."), ("simple", "."), ("label", ".")],  # label adds a "."
+    ("style", "value"), [("simple", ".."), ("simple", "."), ("label", ".")]  # label adds a "."
 )
 def test_a_path_argument_never_makes_a_dot_segment(style, value):
     # "/files/{name}" with name=".." would reach /files/.. = / on most servers, carrying the

@@ -185,14 +185,8 @@ def test_pagination(world, api):
     assert len(page["results"]) == 5 and page["count"] == 7 and page["next"]
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"name": "Nul\x00name"},
-        {"name": "ok", "apps": ["\x00"]},
-        {"name": "ok", "instructions": "a\x00b"},
-    ],
-)
+@pytest.mark.parametrize("body", [{"name": "Nul\x00name"}, {"name": "ok", "apps": ["\x00"]},
+                                  {"name": "ok", "instructions": "a\x00b"}])
 def test_nul_characters_are_a_clear_400(world, api, body):
     response = api(world["builder"]).post(gpts_url(world), body, format="json")
     assert response.status_code == 400

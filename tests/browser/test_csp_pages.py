@@ -14,9 +14,9 @@ def watch_csp(page) -> list[str]:
     violations: list[str] = []
     page.on(
         "console",
-        lambda message: (
-            violations.append(message.text) if "Content Security Policy" in message.text else None
-        ),
+        lambda message: violations.append(message.text)
+        if "Content Security Policy" in message.text
+        else None,
     )
     return violations
 

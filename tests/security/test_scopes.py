@@ -210,11 +210,8 @@ def test_a_member_can_not_manage_oauth_clients(client, path):
 def test_someone_elses_client_pages_are_closed_to_a_member(client):
     root = make_user("root", superuser=True)
     app = get_application_model().objects.create(
-        name="Real",
-        user=root,
-        client_type="public",
-        authorization_grant_type="authorization-code",
-        redirect_uris="https://ok.example/cb",
+        name="Real", user=root, client_type="public",
+        authorization_grant_type="authorization-code", redirect_uris="https://ok.example/cb",
     )
     make_user("mallory")
     client.login(username="mallory", password=PASSWORD)
@@ -274,7 +271,9 @@ def test_the_readme_token_line_works_on_a_make_run_checkout(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL")}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     python = str(Path(os.sys.executable))
-    setup = "from django.contrib.auth.models import User; User.objects.create_user('alice')"
+    setup = (
+        "from django.contrib.auth.models import User; User.objects.create_user('alice')"
+    )
     dev = {**env, "DEBUG": "true"}
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=dev, check=True)
     subprocess.run([python, "manage.py", "shell", "-c", setup], cwd=ROOT, env=dev, check=True)

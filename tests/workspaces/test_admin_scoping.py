@@ -152,10 +152,7 @@ def test_admin_auth_edits_go_through_the_service_rules(client, two_workspaces):
     assert saved.status_code == 302, saved.content.decode()[:2000]
     action.refresh_from_db()
     assert (action.auth_type, action.api_key, action.custom_header) == (
-        "api_key",
-        "sk-admin-set-1234",
-        "X-Api-Key",
-    )
+        "api_key", "sk-admin-set-1234", "X-Api-Key")
     event = AuditEvent.objects.filter(kind="action_auth_changed").latest("id")
     assert event.actor == two_workspaces["admin_a"]
     assert "sk-admin-set-1234" not in str(event.after)
