@@ -27,11 +27,8 @@ def import_schema(self, job_id: int) -> None:
         # an exception into the view and leave the job pending forever, and waiting out the
         # backoff would hold the request for half a minute. The job ends failed, saying why.
         if self.request.is_eager:
-            import_give_up(
-                job_id=job_id,
-                reason=f"{exc} (no task queue is configured, so the "
-                "import was not retried; try again)",
-            )
+            import_give_up(job_id=job_id, reason=f"{exc} (no task queue is configured, so the "
+                           "import was not retried; try again)")
             return
         if self.request.retries >= MAX_IMPORT_RETRIES:
             import_give_up(job_id=job_id, reason=str(exc))

@@ -94,7 +94,6 @@ class TokenReply:
 def host_check_for(action: Action):
     """The check run on every host the request reaches: the workspace's policy, and the OAuth
     URLs' rule (same registrable domain as the API, or a known identity provider)."""
-
     def check(host: str) -> None:
         domain_check(workspace=action.workspace, host=host)
         if action.domain and not _same_site_or_identity_provider(host, action.domain):
