@@ -7,10 +7,14 @@ DRF's CharField turns numbers into text and its BooleanField reads "yes" as true
 promises `"name": string` must refuse `5`, so inputs use the strict fields below.
 """
 
+import re
+
 from django.core.validators import ProhibitNullCharactersValidator
 from django.urls import reverse
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from actions.links import callback_url
 from actions.models import Action, ApiKeyAuthType, AuthType, ImportStatus, TokenExchangeMethod
@@ -18,6 +22,20 @@ from gpts.models import Visibility
 from kernel.encryption import mask_secret
 
 # Input fields --------------------------------------------------------------------------------
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _NoSurrogates(ProhibitSurrogateCharactersValidator):
+    """DRF's check, with a regular expression: DRF's walks the text character by character
+    in Python, 0.15 s for a 1.7 MB schema — most of a big schema's first verdict over HTTP."""
+
+    def __call__(self, value):
+        found = _SURROGATE.search(str(value))
+        if found:
+            message = self.message.format(code_point=ord(found.group()))
+            raise ValidationError(message, code=self.code)
 
 
 class StrictCharField(serializers.CharField):
@@ -29,10 +47,11 @@ class StrictCharField(serializers.CharField):
     def __init__(self, *, allow_nul: bool = False, **kwargs):
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
-        if allow_nul:
-            self.validators = [
-                v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
-            ]
+        self.validators = [
+            _NoSurrogates() if isinstance(v, ProhibitSurrogateCharactersValidator) else v
+            for v in self.validators
+            if not (allow_nul and isinstance(v, ProhibitNullCharactersValidator))
+        ]
 
     def to_internal_value(self, data):
         if not isinstance(data, str):

@@ -5,7 +5,7 @@ service and answers with its OutputSerializer, which is also what the API docume
 
 from django.db import transaction
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -296,7 +296,19 @@ class SchemaValidateView(ApiView):
 
     OutputSerializer = shapes.VerdictSerializer
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            404: OpenApiResponse(
+                inline_serializer(
+                    "ValidateNotFound",
+                    {"code": serializers.CharField(), "detail": serializers.CharField()},
+                ),
+                description="The gpt or action named is not one the caller can see.",
+            ),
+        },
+    )
     def post(self, request):
         data = self.validated(self.InputSerializer)
         text = data["schema"]

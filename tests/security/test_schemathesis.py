@@ -104,6 +104,10 @@ def meaningful_bodies(world) -> dict[str, list[object]]:
         ],
         "schema_format_create": [{"schema": schema}, {"schema": "openapi: 3.1.0\ninfo: {}"}],
         "schema_validate_create": [{"schema": schema}],
+        "schema_select_create": [{"schema": schema, "operations": ["newgetWeather"]}],
+        "schema_convert_create": [
+            {"schema": '{"swagger": "2.0", "info": {"title": "T", "version": "1"}, "paths": {}}'}
+        ],
     }
 
 
