@@ -334,9 +334,17 @@
   }
 
   /** Replace text[start:end] through the textarea's own editing, so Ctrl+Z undoes it. */
+  // Chromium's editing commands take seconds on megabytes: past this size the text is set
+  // directly (the notice's Undo button still puts back the text before).
+  const NATIVE_EDIT_MAX = 300000;
+
   function editRange(start, end, text) {
     textarea.focus({ preventScroll: true });
     textarea.setSelectionRange(start, end);
+    if (text.length > NATIVE_EDIT_MAX || end - start > NATIVE_EDIT_MAX) {
+      textarea.setRangeText(text, start, end, "end");
+      return;
+    }
     let done = false;
     try {
       done = text === ""
