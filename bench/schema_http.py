@@ -115,15 +115,19 @@ def main(argv: list[str]) -> int:
                     http_ms, verdict = http_verdict(port, token, text)
                     osv_ms = plain_osv(text)
                     rows.append((path.name, len(text), http_ms, osv_ms, verdict))
-        print(f"{'document':48} {'bytes':>10} {'HTTP first verdict ms':>22} "
-              f"{'plain osv ms':>13} {'ratio':>6}")
+        print(
+            f"{'document':48} {'bytes':>10} {'HTTP first verdict ms':>22} "
+            f"{'plain osv ms':>13} {'ratio':>6}"
+        )
         worst = None
         for name, size, http_ms, osv_ms, verdict in rows:
             ratio = osv_ms / http_ms
             worst = ratio if worst is None else min(worst, ratio)
-            print(f"{name[:48]:48} {size:>10,} {http_ms:>22.0f} {osv_ms:>13.0f} {ratio:>5.1f}×"
-                  f"  ({len(verdict['operations'])} operations, "
-                  f"{len(verdict['errors'])} errors)")
+            print(
+                f"{name[:48]:48} {size:>10,} {http_ms:>22.0f} {osv_ms:>13.0f} {ratio:>5.1f}×"
+                f"  ({len(verdict['operations'])} operations, "
+                f"{len(verdict['errors'])} errors)"
+            )
         if worst is not None:
             verdict_line = "met" if worst >= GOAL else "NOT met"
             print(f"\nslowest ratio {worst:.1f}× (goal ≥ {GOAL:.0f}×: {verdict_line})")

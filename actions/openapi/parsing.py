@@ -65,6 +65,20 @@ _SURROGATE_ESCAPE = re.compile(
     r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
     r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 )
+# Any surrogate escape at all: a plain pattern scans megabytes in well under a millisecond,
+# where the lookarounds above cost 30-50 ms on a 2 MB document; only its hits are looked at.
+_ANY_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def has_lone_surrogate_escape(text: str) -> bool:
+    """`_SURROGATE_ESCAPE.search(text) is not None`, fast: only the surrogate escapes found
+    by a plain scan are checked for their other half."""
+    # (`match` at a position still sees the text before it, so the lookbehind holds.)
+    return any(
+        _SURROGATE_ESCAPE.match(text, found.start())
+        for found in _ANY_SURROGATE_ESCAPE.finditer(text)
+    )
+
 
 # C0 control characters other than tab, line feed and carriage return: a sign of a binary file.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -412,7 +426,7 @@ def _parse_json(text: str) -> ParsedDocument:
             "parse_error",
             *_position(text, max(text.find(str(exc)), 0)),
         )
-    if _SURROGATE_ESCAPE.search(text):
+    if has_lone_surrogate_escape(text):
         _refuse_lone_surrogates(document, text)
     depth = _max_depth(document)
     if depth > MAX_DEPTH:
