@@ -44,6 +44,7 @@ from actions.openapi.spec_checks import spec_problems
 logger = logging.getLogger(__name__)
 
 MAX_PROBLEMS = 50
+FIX_MAX_CHARS = 1_000_000
 CACHE_ENTRIES = 64
 CACHE_WEIGHT = 2_000_000  # roughly: nodes of resolved operation schemas + problems, all entries
 
@@ -448,7 +449,10 @@ def _finish(
     if parsed is not None:
         parsed.place([*errors, *warnings])
         _place_focus(parsed, [p for p in [*errors, *warnings] if p.focus])
-        if any(p.fix_plan for p in warnings):
+        # Fixes need a walk of the text (spans.py): a quarter of a second on a 3 MB YAML
+        # document. Above FIX_MAX_CHARS the warnings come without a Fix; such documents go
+        # through the operation picker first, and the few operations kept get their fixes.
+        if len(parsed.text) <= FIX_MAX_CHARS and any(p.fix_plan for p in warnings):
             materialize(parsed.text, parsed.format, parsed.document, warnings)
     errors.sort(key=_line_order)
     warnings.sort(key=_line_order)

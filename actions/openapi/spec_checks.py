@@ -505,7 +505,8 @@ class SpecWalk:
         try:
             checker_cls.check_schema(value, **kwargs)
         except (SchemaError, ValidationError) as error:
-            if self._only_tolerated(checker_cls, value, pointer, kwargs):
+            # Only when the first error is a tolerated kind is it worth looking at them all.
+            if _tolerated(error) and self._only_tolerated(checker_cls, value, pointer, kwargs):
                 return False
             text, path = describe_py(error)
             self._add(
@@ -544,8 +545,8 @@ class SpecWalk:
         warnings = []
         for error in errors:
             path = list(error.absolute_path)
-            last = path[-1] if path else None
-            if error.validator == "uniqueItems" and last == "required":
+            kind = _tolerated(error)
+            if kind == "required_repeated":
                 warnings.append(
                     Problem(
                         "'required' names the same property more than once; the repeat changes "
@@ -556,7 +557,7 @@ class SpecWalk:
                         source=error.message,
                     )
                 )
-            elif last == "$recursiveAnchor" and error.validator == "type":
+            elif kind == "schema_keyword_ignored":
                 warnings.append(
                     Problem(
                         "$recursiveAnchor is a JSON Schema 2019-09 keyword; OpenAPI 3.1 schemas "
@@ -626,6 +627,17 @@ class SpecWalk:
                 pointer,
                 f"{type(exc).__name__}: {exc}",
             )
+
+
+def _tolerated(error: Any) -> str | None:
+    """The kind of a dialect error that changes nothing about a call, or None."""
+    path = list(error.absolute_path)
+    last = path[-1] if path else None
+    if error.validator == "uniqueItems" and last == "required":
+        return "required_repeated"
+    if error.validator == "type" and last == "$recursiveAnchor":
+        return "schema_keyword_ignored"
+    return None
 
 
 def spec_problems(
