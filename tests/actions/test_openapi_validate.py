@@ -64,6 +64,7 @@ def test_a_good_document_is_valid_and_its_operations_detected():
             "path": "/pets/{id}",
             "summary": None,
             "consequential": False,
+            "tags": [],
         }
     ]
     assert set(verdict.as_dict()) == {
@@ -485,10 +486,17 @@ def test_a_default_that_does_not_match_is_a_warning_with_its_place():
 
 def test_an_invalid_schema_object_stays_an_error():
     doc = document()
-    doc["components"] = {"schemas": {"Bad": {"type": "object", "required": ["a", "a"]}}}
+    doc["components"] = {"schemas": {"Bad": {"type": "object", "required": "a"}}}
     verdict = check(doc)
     assert [(p.code, p.pointer) for p in verdict.errors] == [
         ("schema_invalid", "/components/schemas/Bad/required")
+    ]
+    # A name repeated in `required` changes nothing: a warning (DELIBERATE_DIFFERENCES).
+    doc["components"] = {"schemas": {"Bad": {"type": "object", "required": ["a", "a"]}}}
+    verdict = check(doc)
+    assert verdict.valid
+    assert [(p.code, p.pointer) for p in verdict.warnings] == [
+        ("required_repeated", "/components/schemas/Bad/required")
     ]
 
 
