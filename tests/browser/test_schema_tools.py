@@ -168,3 +168,17 @@ def test_failed_import_on_a_new_action_leaves_nothing(page, site, gpt, httpserve
     page.get_by_role("button", name="Save").first.click()
     expect(page.locator("#id_schema-error")).to_contain_text("Add a schema before saving")
     assert not Action.objects.filter(gpt=gpt).exists()
+
+
+def test_format_of_commented_yaml_says_so_and_undoes(page, site, gpt, screenshot):
+    text = FIXABLE.replace("paths:\n", "# Our public API\npaths:\n")
+    log_in(page, site, "bea")
+    page.goto(f"{site}/editor/gpts/{gpt.pk}/actions/new")
+    paste(page, text)
+    expect(page.locator("#schema-status")).to_contain_text("Valid — 1 action")
+    page.get_by_role("button", name="Format").click()
+    expect(page.locator("#schema-notice")).to_contain_text("YAML comments are not kept")
+    assert "# Our public API" not in page.locator("#id_schema").input_value()
+    screenshot("01-formatted")
+    page.locator("#notice-undo").click()
+    assert page.locator("#id_schema").input_value() == text
