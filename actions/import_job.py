@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from actions import openapi
 from actions.models import ImportStatus, SchemaImport
+from actions.openapi.convert import convert_document
+from actions.openapi.select import dump
 from actions.services import action_update
 from kernel.errors import RuleViolation
 from outbound import OutboundError, fetch, schema_import
@@ -103,14 +105,20 @@ def _run(job_id: int) -> None:
             f"The server answered {response.status}; expected the OpenAPI document.",
         )
         return
+    text = response.text
     try:
-        openapi.parse(response.text)
+        parsed = openapi.parse(text)
     except openapi.SchemaParseError as exc:
         first = exc.problems[0].message if exc.problems else "unreadable"
         _finish(job, ImportStatus.FAILED, f"The document can not be parsed: {first}")
         return
+    if str(parsed.document.get("swagger", "")).startswith("2"):
+        converted, notes = convert_document(parsed.document)
+        text = dump(converted, parsed.format, parsed.text)
+        job.notes = ["Converted from Swagger 2.0 to OpenAPI 3.0.", *notes]
+        job.save(update_fields=["notes"])
     try:
-        action_update(action=action, acting_user=job.requested_by, schema=response.text)
+        action_update(action=action, acting_user=job.requested_by, schema=text)
     except RuleViolation as exc:
         _finish(job, ImportStatus.FAILED, exc.detail)
         return

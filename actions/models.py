@@ -217,6 +217,9 @@ class SchemaImport(models.Model):
         max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING
     )
     error = models.TextField(blank=True)
+    # What the import changed on the way, for the editor to show: a Swagger 2.0 document is
+    # converted to OpenAPI 3.0 (actions/openapi/convert.py), with what could not be carried.
+    notes = models.JSONField(default=list, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     # When the task was last handed to the broker; empty while the queue could not take it

@@ -107,26 +107,65 @@ def check_schema(*, gpt: GPT, text: str, action: Action | None = None) -> Checke
             "pointer": "/servers/0/url",
         }
         raise RuleViolation("invalid_schema", problem["message"], errors=[problem])
+    refusals = workspace_schema_problems(gpt=gpt, verdict=verdict, action=action)
+    if refusals:
+        first = refusals[0]
+        extra = {"domain": first["domain"]} if first["code"] == "domain_not_allowed" else {}
+        raise RuleViolation(first["code"], first["message"], status=first["status"], **extra)
+    return CheckedSchema(verdict=verdict, domain=domain)
+
+
+def workspace_schema_problems(
+    *, gpt: GPT, verdict: "openapi.Verdict", action: Action | None = None
+) -> list[dict]:
+    """What saving this (valid) schema into `gpt` would be refused for, for the workspace's
+    sake: a domain another action of the GPT has, an operationId another action of the GPT
+    has, a domain the workspace does not allow. Each with the pointer it concerns; the live
+    check (POST /schema/validate with `gpt`) shows them, and saving refuses the first."""
+    domain = verdict.domain
+    if domain is None:
+        return []
+    problems: list[dict] = []
     others = gpt.actions.exclude(pk=action.pk) if action and action.pk else gpt.actions.all()
     if others.filter(domain=domain).exists():
-        raise RuleViolation(
-            "duplicate_domain",
-            f"Action sets cannot have duplicate domains - {domain} already exists on another "
-            "action",
+        problems.append(
+            {
+                "code": "duplicate_domain",
+                "message": f"Action sets cannot have duplicate domains - {domain} already "
+                "exists on another action",
+                "pointer": "/servers/0/url",
+                "status": 400,
+            }
         )
     taken = set(
         Operation.objects.filter(gpt=gpt)
         .exclude(action=action if action else None)
         .values_list("operation_id", flat=True)
     )
-    clashes = [op.operation_id for op in verdict.operations if op.operation_id in taken]
-    if clashes:
-        raise RuleViolation(
-            "duplicate_operation_id",
-            f"operationId {clashes[0]} is already used by another action of this GPT.",
+    for op in verdict.operations:
+        if op.operation_id in taken:
+            problems.append(
+                {
+                    "code": "duplicate_operation_id",
+                    "message": f"operationId {op.operation_id} is already used by another "
+                    "action of this GPT.",
+                    "pointer": f"{op.pointer}/operationId",
+                    "status": 400,
+                }
+            )
+    try:
+        domain_check(workspace=gpt.workspace, host=domain)
+    except DomainNotAllowed as exc:
+        problems.append(
+            {
+                "code": "domain_not_allowed",
+                "message": f"The schema's server {domain}: {exc.detail}",
+                "pointer": "/servers/0/url",
+                "status": 403,
+                "domain": domain,
+            }
         )
-    _check_domain(gpt=gpt, host=domain, what="The schema's server")
-    return CheckedSchema(verdict=verdict, domain=domain)
+    return problems
 
 
 def _check_domain(*, gpt: GPT, host: str, what: str) -> None:

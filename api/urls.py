@@ -20,6 +20,8 @@ urlpatterns = [
     path("schema/validate", views.SchemaValidateView.as_view(), name="schema-validate"),
     path("schema/examples", views.SchemaExamplesView.as_view(), name="schema-examples"),
     path("schema/format", views.SchemaFormatView.as_view(), name="schema-format"),
+    path("schema/select", views.SchemaSelectView.as_view(), name="schema-select"),
+    path("schema/convert", views.SchemaConvertView.as_view(), name="schema-convert"),
     path("", include("api.me_urls")),
     path("", include("api.run_urls")),
     path("", include("api.chat_urls")),

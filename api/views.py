@@ -5,20 +5,28 @@ service and answers with its OutputSerializer, which is also what the API docume
 
 from django.db import transaction
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from actions import openapi
 from actions.imports import import_request
 from actions.models import Action, Operation
+from actions.openapi.convert import NotSwagger2, convert
 from actions.openapi.examples import EXAMPLES
+from actions.openapi.select import UnknownOperations, select_operations
 from actions.selectors import (
     action_access_for_member,
     actions_blocked_by_policy,
     import_get_for_member,
 )
-from actions.services import action_create, action_delete, action_update, insecure_host_allowed
+from actions.services import (
+    action_create,
+    action_delete,
+    action_update,
+    insecure_host_allowed,
+    workspace_schema_problems,
+)
 from api import serializers as shapes
 from api.base import ApiView, Pagination
 from api.permissions import BUILD
@@ -289,16 +297,56 @@ class SchemaTextSerializer(serializers.Serializer):
 
 
 class SchemaValidateView(ApiView):
-    """Check a schema's text: any text gets a verdict (200), never an error."""
+    """Check a schema's text: any text gets a verdict (200), never an error.
+
+    With `gpt` (or `action`, the one being edited) the verdict also has what saving the
+    schema there would be refused for (a domain or operationId another action of the GPT has,
+    a domain the workspace does not allow), at the line it concerns; a GPT or action the
+    caller can not see is a 404, as everywhere."""
 
     accepts_nul = True
-    InputSerializer = SchemaTextSerializer
+
+    class InputSerializer(SchemaTextSerializer):
+        gpt = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+        action = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+        class Meta:
+            ref_name = "SchemaValidateInput"
+
     OutputSerializer = shapes.VerdictSerializer
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            404: OpenApiResponse(
+                inline_serializer(
+                    "ValidateNotFound",
+                    {"code": serializers.CharField(), "detail": serializers.CharField()},
+                ),
+                description="The gpt or action named is not one the caller can see.",
+            ),
+        },
+    )
     def post(self, request):
-        text = self.validated(self.InputSerializer)["schema"]
+        data = self.validated(self.InputSerializer)
+        text = data["schema"]
         verdict = openapi.validate(text, allow_insecure_host=insecure_host_allowed)
+        action = gpt = None
+        if "action" in data:
+            action = action_access_for_member(action_id=data["action"], user=request.user).obj
+            gpt = action.gpt
+        elif "gpt" in data:
+            gpt = gpt_access_for_member(gpt_id=data["gpt"], user=request.user).obj
+        if gpt is not None and verdict.valid:
+            refusals = workspace_schema_problems(gpt=gpt, verdict=verdict, action=action)
+            if refusals:
+                verdict.errors = openapi.placed_problems(
+                    text,
+                    verdict.format,
+                    [(r["message"], r["pointer"], r["code"]) for r in refusals],
+                )
+                verdict.valid = False
         return Response(self.OutputSerializer(verdict).data)
 
 
@@ -327,6 +375,76 @@ class SchemaFormatView(ApiView):
                 errors=[p.as_dict() for p in exc.problems],
             ) from None
         return Response(self.OutputSerializer({"schema": formatted}).data)
+
+
+class SchemaSelectView(ApiView):
+    """Keep some operations of a big document and the components they reference."""
+
+    class InputSerializer(serializers.Serializer):
+        schema = shapes.StrictCharField(allow_blank=True)
+        operations = serializers.ListField(
+            child=shapes.StrictCharField(max_length=2000), allow_empty=False, max_length=2000
+        )
+
+        class Meta:
+            ref_name = "SchemaSelectInput"
+
+    class OutputSerializer(serializers.Serializer):
+        schema = serializers.CharField()
+        operations = shapes.DetectedOperationSerializer(many=True)
+
+        class Meta:
+            ref_name = "SchemaSelection"
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request):
+        data = self.validated(self.InputSerializer)
+        try:
+            text, operations = select_operations(data["schema"], data["operations"])
+        except openapi.SchemaParseError as exc:
+            raise RuleViolation(
+                "unparseable_schema",
+                "The schema can not be parsed, so operations can not be picked from it.",
+                errors=[p.as_dict() for p in exc.problems],
+            ) from None
+        except UnknownOperations as exc:
+            raise RuleViolation(
+                "unknown_operations", str(exc), operations=[str(n) for n in exc.names]
+            ) from None
+        return Response(self.OutputSerializer({"schema": text, "operations": operations}).data)
+
+
+class SchemaConvertView(ApiView):
+    """Swagger 2.0 → OpenAPI 3.0, same format, with notes on what could not be carried."""
+
+    InputSerializer = SchemaTextSerializer
+
+    class OutputSerializer(serializers.Serializer):
+        schema = serializers.CharField()
+        # "from" is a Python keyword: the field is declared below.
+        notes = serializers.ListField(child=serializers.CharField())
+
+        class Meta:
+            ref_name = "SchemaConversion"
+
+    OutputSerializer._declared_fields["from"] = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request):
+        text = self.validated(self.InputSerializer)["schema"]
+        try:
+            converted, notes = convert(text)
+        except openapi.SchemaParseError as exc:
+            raise RuleViolation(
+                "unparseable_schema",
+                "The schema can not be parsed, so it can not be converted.",
+                errors=[p.as_dict() for p in exc.problems],
+            ) from None
+        except NotSwagger2 as exc:
+            raise RuleViolation("not_swagger_2", str(exc)) from None
+        return Response(
+            self.OutputSerializer({"schema": converted, "from": "2.0", "notes": notes}).data
+        )
 
 
 # Imports ------------------------------------------------------------------------------------

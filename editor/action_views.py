@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from actions.governance import operation_refusal
@@ -51,6 +52,19 @@ FORM_FIELDS = (
 FIELD_RENAMES = {"auth.auth_type": "api_key_auth_type"} | {
     f"auth.{name}": name for name in FORM_FIELDS if name != "api_key_auth_type"
 }
+
+
+def schema_required(schema: str) -> None:
+    """The page's Save needs a schema: an action without one does nothing, and saving one
+    by accident (an empty new action, a schema cleared) is refused rather than stored. (The API
+    still creates an action before importing into it; the page removes it when that fails.)"""
+    if not schema.strip():
+        raise RuleViolation(
+            "schema_required",
+            "Add a schema before saving: paste one, import it from a URL, or start from an "
+            "example.",
+            field="schema",
+        )
 
 
 def operation_test_url(action_id: int, operation_id: str) -> str:
@@ -244,6 +258,7 @@ def render_action_page(
             "editable": editable,
             "apiBase": "/api/v1",
             "actionUrlTemplate": "/editor/actions/{id}/",
+            "newActionUrl": reverse("editor:action-new", args=[gpt.pk]),
             "testUrlTemplate": "/editor/actions/{id}/operations/{operation}/test",
             "schemaIsSaved": action is not None and schema == action.schema,
             "savedOperationIds": [op["operation_id"] for op in operations],
@@ -275,6 +290,7 @@ def action_new(request: HttpRequest, gpt_id: int, *, access: Access[GPT]) -> Htt
     gpt = access.obj
     if request.method == "POST":
         try:
+            schema_required(posted_schema(request.POST))
             action = action_create(
                 gpt=gpt,
                 acting_user=request.user,
@@ -305,6 +321,7 @@ def action_detail(request: HttpRequest, action_id: int, *, access: Access[Action
     if request.method == "POST":
         schema = posted_schema(request.POST)
         try:
+            schema_required(schema)
             action_update(
                 action=action,
                 acting_user=request.user,

@@ -11,7 +11,7 @@ Pure functions on text and plain data, no database access. The public API:
 """
 
 from actions.openapi.detect import Operation, detect_operations, duplicate_operation_ids
-from actions.openapi.engine import Verdict, clear_cache, validate
+from actions.openapi.engine import Verdict, clear_cache, placed_problems, validate
 from actions.openapi.formatting import format_schema
 from actions.openapi.parsing import ParsedDocument, parse
 from actions.openapi.problems import Problem, SchemaParseError
@@ -32,5 +32,6 @@ __all__ = [
     "duplicate_operation_ids",
     "format_schema",
     "parse",
+    "placed_problems",
     "validate",
 ]

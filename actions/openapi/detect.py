@@ -42,6 +42,8 @@ class Operation:
     parameters: list[dict] = field(default_factory=list)
     request_body: dict | None = None
     pointer: str = field(default="", repr=False)
+    # The operation's tags, for the editor's operation picker (filter by tag).
+    tags: list[str] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
         """The fields the editor shows (see the API contract)."""
@@ -51,11 +53,13 @@ class Operation:
             "path": self.path,
             "summary": self.summary,
             "consequential": self.consequential,
+            "tags": list(self.tags),
         }
 
     def full_dict(self) -> dict:
         data = asdict(self)
         data.pop("pointer")
+        data.pop("tags")
         return data
 
 
@@ -116,6 +120,9 @@ def detect_operations(document: dict, *, resolve: bool = True) -> list[Operation
             description=description if isinstance(description, str) else None,
             consequential=is_consequential(method, operation.get(CONSEQUENTIAL_FLAG)),
             pointer=pointer,
+            tags=[t for t in operation.get("tags") or [] if isinstance(t, str)][:20]
+            if isinstance(operation.get("tags"), list)
+            else [],
         )
         if resolve:
             expander = _Expander(resolver)

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actions.openapi import memo
+from actions.openapi.compat import tolerate
 from actions.openapi.detect import Operation, detect_operations
+from actions.openapi.fixes import materialize
 from actions.openapi.parsing import ParsedDocument, gc_paused, max_bytes_default, parse
 from actions.openapi.problems import ERROR, WARNING, Problem, SchemaParseError
 from actions.openapi.refs import LocalResolver, ref_problems
@@ -42,12 +44,13 @@ from actions.openapi.spec_checks import spec_problems
 logger = logging.getLogger(__name__)
 
 MAX_PROBLEMS = 50
+FIX_MAX_CHARS = 1_000_000
 CACHE_ENTRIES = 64
 CACHE_WEIGHT = 2_000_000  # roughly: nodes of resolved operation schemas + problems, all entries
 
 # osv's own version finder: "3.1.0", "3.1" and even "3.1x" count as 3.1.
 _VERSION = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)(\..*)?")
-SUPPORTED = ("3.0", "3.1")
+SUPPORTED = ("3.0", "3.1", "3.2")
 
 
 @dataclass
@@ -210,6 +213,23 @@ def validate(
     )
 
 
+def placed_problems(
+    text: str, fmt: str | None, problems: list[tuple[str, str, str]]
+) -> list[Problem]:
+    """(message, pointer, code) → errors with the line and column of their pointer in `text`
+    (for problems found outside the engine, such as the workspace's rules)."""
+    from actions.openapi.locate import locate_json, locate_yaml
+
+    finder = locate_json if fmt == "json" else locate_yaml
+    found = finder(text, [pointer for _, pointer, _ in problems]) if fmt else {}
+    placed = []
+    for message, pointer, code in problems:
+        position = found.get(pointer)
+        line, column = position if position else (None, None)
+        placed.append(Problem(message, pointer, line, column, code=code))
+    return placed
+
+
 def _local_hosts_default() -> bool:
     try:
         from django.conf import settings
@@ -296,9 +316,11 @@ def _core(text_or_parsed: Any) -> _Core:
 
     resolver = LocalResolver(document)
     problems.extend(ref_problems(document, resolver, parsed.refs))
+    meta_document, tolerated = tolerate(document, version or "")
+    problems.extend(tolerated)
     try:
         assert version is not None  # detect_version gives a version or a problem (above)
-        spec = spec_problems(document, version, resolver)
+        spec = spec_problems(document, version, resolver, meta_document)
     except RecursionError:
         spec = [
             Problem("The schema is nested too deeply to check completely.", "", code="too_deep")
@@ -366,7 +388,7 @@ def _shown_version(document: dict) -> str | None:
 
 
 def detect_version(document: dict) -> tuple[str | None, Problem | None]:
-    """ "3.0" or "3.1" (how to validate), or a problem saying why the document can't be."""
+    """ "3.0", "3.1" or "3.2" (how to validate), or a problem saying why the document can't be."""
     if "swagger" in document:
         if str(document["swagger"]).startswith("2"):
             return None, Problem(
@@ -398,16 +420,10 @@ def detect_version(document: dict) -> tuple[str | None, Problem | None]:
     match = _VERSION.match(value)
     if match and match["major"] == "3" and f"3.{match['minor']}" in SUPPORTED:
         return f"3.{match['minor']}", None
-    if match and match["major"] == "3" and match["minor"] == "2":
-        message = (
-            "OpenAPI 3.2 is not supported yet; actions accept OpenAPI 3.0 and 3.1 (change "
-            "openapi to 3.1.0 if the document uses no 3.2 features)."
-        )
-    else:
-        message = (
-            f"OpenAPI version '{value[:40]}' is not supported; actions accept OpenAPI 3.0 "
-            "and 3.1 (e.g. openapi: 3.1.0)."
-        )
+    message = (
+        f"OpenAPI version '{value[:40]}' is not supported; actions accept OpenAPI 3.0, 3.1 "
+        "and 3.2 (e.g. openapi: 3.1.0)."
+    )
     return None, Problem(message, "/openapi", code="unsupported_version")
 
 
@@ -433,6 +449,12 @@ def _finish(
     warnings, more_warnings = _cap(warnings)
     if parsed is not None:
         parsed.place([*errors, *warnings])
+        _place_focus(parsed, [p for p in [*errors, *warnings] if p.focus])
+        # Fixes need a walk of the text (spans.py): a quarter of a second on a 3 MB YAML
+        # document. Above FIX_MAX_CHARS the warnings come without a Fix; such documents go
+        # through the operation picker first, and the few operations kept get their fixes.
+        if len(parsed.text) <= FIX_MAX_CHARS and any(p.fix_plan for p in warnings):
+            materialize(parsed.text, parsed.format, parsed.document, warnings)
     errors.sort(key=_line_order)
     warnings.sort(key=_line_order)
     if more_errors:
@@ -450,6 +472,30 @@ def _finish(
         more_warnings=more_warnings,
         weight=1 + 10 * (len(errors) + len(warnings) + len(operations)),
     )
+
+
+def _place_focus(parsed: ParsedDocument, problems: list[Problem]) -> None:
+    """Move a problem's line and column onto its `focus` text inside the key or value at its
+    pointer (a placeholder inside a URL), where the text has it."""
+    if not problems:
+        return
+    from actions.openapi.fixes import _parent
+    from actions.openapi.spans import mappings
+
+    parents = {problem.pointer: _parent(problem.pointer) for problem in problems if problem.pointer}
+    spans = mappings(parsed.text, parsed.format, sorted({p for p, _ in parents.values()}))
+    text = parsed.text
+    for problem in problems:
+        parent, key = parents.get(problem.pointer, ("", ""))
+        span = spans.get(parent)
+        member = next((m for m in reversed(span.members) if m.key == key), None) if span else None
+        if member is None:
+            continue
+        index = text.find(problem.focus or "", member.key_start, member.value_end)
+        if index < 0:
+            continue
+        line = text.count("\n", 0, index) + 1
+        problem.line, problem.column = line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def _cap(problems: list[Problem]) -> tuple[list[Problem], int]:

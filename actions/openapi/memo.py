@@ -119,7 +119,7 @@ def parse(text: str, max_bytes: int) -> ParsedDocument | None:
         return None
     if text[:1] != "{" and text.lstrip(_WS)[:1] != "{":
         return None
-    if parsing._SURROGATE_ESCAPE.search(text):
+    if parsing.has_lone_surrogate_escape(text):
         return None  # rare; the cold parse checks for lone surrogates
     for previous in _cache.recent():
         entry = _edited(previous, text, max_bytes)

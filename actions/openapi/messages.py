@@ -196,6 +196,10 @@ def describe_rs(error: Any) -> tuple[str, list]:
         text = sentence(keyword, _rs_details(kind), chosen.instance, chosen.message)
     if keyword == "required":
         path.append(kind.property)  # point at the missing field (its parent's line)
+    elif keyword in ("additionalProperties", "unevaluatedProperties"):
+        unexpected = list(getattr(kind, "unexpected", None) or [])
+        if unexpected:
+            path.append(unexpected[0])  # point at the offending key, not its parent
     return text, path
 
 
@@ -248,4 +252,6 @@ def describe_py(error: Any) -> tuple[str, list]:
     path = list(chosen.absolute_path)
     if chosen.validator == "required" and isinstance(chosen.instance, dict):
         path.append(details["property"])
+    elif details.get("unexpected"):
+        path.append(details["unexpected"][0])  # the offending key, not its parent
     return text, path

@@ -35,7 +35,7 @@ from yaml.events import (
     StreamStartEvent,
 )
 
-from actions.openapi.problems import Problem, SchemaParseError, escape_pointer_part
+from actions.openapi.problems import WARNING, Problem, SchemaParseError, escape_pointer_part
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 # Real documents nest 30 levels at most (Sentry, PagerDuty); validators recurse per level.
@@ -65,6 +65,20 @@ _SURROGATE_ESCAPE = re.compile(
     r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
     r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 )
+# Any surrogate escape at all: a plain pattern scans megabytes in well under a millisecond,
+# where the lookarounds above cost 30-50 ms on a 2 MB document; only its hits are looked at.
+_ANY_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def has_lone_surrogate_escape(text: str) -> bool:
+    """`_SURROGATE_ESCAPE.search(text) is not None`, fast: only the surrogate escapes found
+    by a plain scan are checked for their other half."""
+    # (`match` at a position still sees the text before it, so the lookbehind holds.)
+    return any(
+        _SURROGATE_ESCAPE.match(text, found.start())
+        for found in _ANY_SURROGATE_ESCAPE.finditer(text)
+    )
+
 
 # C0 control characters other than tab, line feed and carriage return: a sign of a binary file.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -417,7 +431,7 @@ def _parse_json(text: str) -> ParsedDocument:
             "parse_error",
             *_position(text, max(text.find(str(exc)), 0)),
         )
-    if _SURROGATE_ESCAPE.search(text):
+    if has_lone_surrogate_escape(text):
         _refuse_lone_surrogates(document, text)
     depth = _max_depth(document)
     if depth > MAX_DEPTH:
@@ -474,23 +488,23 @@ def _surrogate_problem(text: str, pointer: str, value: str) -> None:
 
 
 def _max_depth(document: Any) -> int:
-    """Deepest nesting of mappings and lists, without recursion."""
-    deepest = 0
-    stack = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if type(node) is dict:
-            children: Iterable = node.values()
-        elif type(node) is list:
-            children = node
-        else:
-            continue
-        if depth > deepest:
-            deepest = depth
-            if deepest > MAX_DEPTH:
-                return deepest
-        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
-    return deepest
+    """Deepest nesting of mappings and lists, without recursion: one level at a time, each
+    built by a list comprehension (a 2 MB document's depth in a few milliseconds)."""
+    level = [document] if type(document) in (dict, list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH:
+            return depth
+        below: list = []
+        for node in level:
+            below += [
+                child
+                for child in (node.values() if type(node) is dict else node)
+                if type(child) is dict or type(child) is list
+            ]
+        level = below
+    return depth
 
 
 def _json_duplicate_problems(document: dict, duplicates: list[tuple[dict, str]]) -> list[Problem]:
@@ -515,13 +529,17 @@ def _json_duplicate_problems(document: dict, duplicates: list[tuple[dict, str]])
 def _duplicate_problem(
     pointer: str, key: str, line: int | None = None, column: int | None = None
 ) -> Problem:
+    # A warning, as the hosted editor reads such documents: the last one wins, here too
+    # (json.loads and the YAML builder both keep the last), so what is checked is what runs.
     return Problem(
-        f"The key '{key}' appears more than once in the same object; only the last one would "
-        "count. Remove or rename the duplicate.",
+        f"The key '{key}' appears more than once in the same object; the last one counts and "
+        "the earlier ones are ignored. Remove the earlier ones.",
         pointer,
         line,
         column,
+        severity=WARNING,
         code="duplicate_key",
+        fix_plan=(f"Remove the earlier '{key}'", "remove", pointer, "last_wins"),
     )
 
 

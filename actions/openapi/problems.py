@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -29,15 +29,25 @@ class Problem:
     severity: Severity = ERROR
     code: str = "invalid"
     source: str | None = field(default=None, repr=False, compare=False)
+    # A mechanical fix: the check that found the problem leaves a plan (fixes.py), which
+    # becomes `fix` ({"label", "edits"}) once the problem is reported.
+    fix_plan: tuple | None = field(default=None, repr=False, compare=False)
+    fix: dict | None = field(default=None, compare=False)
+    # Text inside the value (or key) at `pointer` that the problem is about, such as a
+    # placeholder in a URL: line and column are then those of that text (engine.py).
+    focus: str | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return {
+        data: dict[str, Any] = {
             "message": self.message,
             "pointer": self.pointer,
             "line": self.line,
             "column": self.column,
             "code": self.code,
         }
+        if self.fix is not None:
+            data["fix"] = self.fix
+        return data
 
 
 class SchemaParseError(ValueError):

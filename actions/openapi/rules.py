@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from actions.openapi.detect import iter_operations
-from actions.openapi.problems import WARNING, Problem
+from actions.openapi.problems import WARNING, Problem, escape_pointer_part
 from actions.openapi.refs import LocalResolver, RefError
 from workspaces.domains import DomainError, host_from_url
 
@@ -91,6 +91,7 @@ def server_problems(document: dict) -> tuple[list[Problem], dict | None]:
                 "real value into the URL.",
                 pointer,
                 code="server_variable",
+                focus=f"{{{missing[0]}}}",
             )
         ], None
     placeholder = _ANGLE_PLACEHOLDER.search(url)
@@ -101,6 +102,7 @@ def server_problems(document: dict) -> tuple[list[Problem], dict | None]:
                 "with the real value, e.g. https://api.example.com.",
                 pointer,
                 code="server_placeholder",
+                focus=placeholder.group(0),
             )
         ], None
     try:
@@ -148,6 +150,7 @@ def server_problems(document: dict) -> tuple[list[Problem], dict | None]:
                 "with the real name of your instance or domain.",
                 pointer,
                 code="server_placeholder",
+                focus=template,
             )
         ], None
     try:
@@ -356,8 +359,50 @@ def _parameter_warnings(
     return warnings
 
 
+def path_placeholder_problems(document: dict) -> list[Problem]:
+    """Paths that still hold what documentation templates leave to fill in (`<project_id>`,
+    `[tenant]`, `your-workspace`): the runtime would send them as they are."""
+    paths = document.get("paths")
+    if not isinstance(paths, dict):
+        return []
+    problems = []
+    for path in paths:
+        if not isinstance(path, str):
+            continue
+        found = _ANGLE_PLACEHOLDER.search(path)
+        placeholder = found.group(0) if found else None
+        if placeholder is None:
+            placeholder = next(
+                (
+                    segment
+                    for segment in path.split("/")
+                    if _YOUR_LABEL.match(segment) or "YOUR" in segment
+                ),
+                None,
+            )
+        if placeholder is None:
+            continue
+        name = re.sub(r"[^\w-]", "", placeholder) or "value"
+        problems.append(
+            Problem(
+                f"The path {path[:120]} still has the placeholder {placeholder}: replace it "
+                f"with the real value, or, if it varies per call, write it as {{{name}}} and "
+                f"declare a path parameter '{name}'.",
+                "/paths/" + escape_pointer_part(path),
+                code="path_placeholder",
+                focus=placeholder,
+            )
+        )
+    return problems
+
+
 def product_problems(document: dict, resolver: LocalResolver) -> tuple[list[Problem], dict | None]:
     """All product-rule problems except the deployment-dependent insecure-host one."""
     servers, server = server_problems(document)
-    problems = [*servers, *info_problems(document), *operation_problems(document, resolver)]
+    problems = [
+        *servers,
+        *info_problems(document),
+        *path_placeholder_problems(document),
+        *operation_problems(document, resolver),
+    ]
     return problems, server

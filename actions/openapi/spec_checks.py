@@ -34,10 +34,10 @@ import jsonschema_rs
 from jsonschema import validators as jsonschema_validators
 from jsonschema.exceptions import SchemaError, ValidationError
 from openapi_schema_validator import OAS30Validator, OAS31Validator
-from openapi_schema_validator._dialects import OAS31_BASE_DIALECT_ID
+from openapi_schema_validator._dialects import OAS31_BASE_DIALECT_ID, OAS32_BASE_DIALECT_ID
 from openapi_schema_validator._format import oas30_format_checker, oas31_format_checker
 from openapi_schema_validator._specifications import REGISTRY as OAS_SPECIFICATIONS
-from openapi_spec_validator.schemas import schema_v30, schema_v31
+from openapi_spec_validator.schemas import schema_v30, schema_v31, schema_v32
 from referencing import Registry
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT202012
@@ -78,7 +78,7 @@ def _deny_retrieval(uri: str) -> Any:
 def _document_validator(version: str) -> Any:
     """jsonschema-rs validator for the OpenAPI document schema bundled in osv (as osv's
     "jsonschema-rs" backend builds it: `validator_cls_for(schema)(schema)`)."""
-    schema = dict(schema_v30 if version == "3.0" else schema_v31)
+    schema = dict({"3.0": schema_v30, "3.2": schema_v32}.get(version, schema_v31))
     cls = jsonschema_rs.validator_cls_for(schema)
     return cls(schema, retriever=_deny_retrieval)
 
@@ -475,7 +475,7 @@ class SpecWalk:
         checker_cls: Any = OAS30Validator
         kwargs: dict = {}
         fast = self.version == "3.0"
-        if self.version == "3.1":
+        if self.version in ("3.1", "3.2"):
             dialect = self._dialect_of(value)
             if not isinstance(dialect, str):
                 return self._dialect_error(pointer, dialect)
@@ -483,7 +483,7 @@ class SpecWalk:
             if checker_cls is None:
                 return self._dialect_error(pointer, dialect)
             kwargs = {"format_checker": oas31_format_checker}
-            fast = dialect == OAS31_BASE_DIALECT_ID
+            fast = dialect == OAS31_BASE_DIALECT_ID and self.version == "3.1"
         if fast:
             try:
                 if _fast_schema_check(self.version).is_valid(value):
@@ -505,6 +505,9 @@ class SpecWalk:
         try:
             checker_cls.check_schema(value, **kwargs)
         except (SchemaError, ValidationError) as error:
+            # Only when the first error is a tolerated kind is it worth looking at them all.
+            if _tolerated(error) and self._only_tolerated(checker_cls, value, pointer, kwargs):
+                return False
             text, path = describe_py(error)
             self._add(
                 "schema_invalid",
@@ -523,10 +526,65 @@ class SpecWalk:
             return True
         return False
 
+    def _only_tolerated(self, checker_cls: Any, value: Any, pointer: str, kwargs: dict) -> bool:
+        """When every dialect error of this schema object is one that changes nothing about
+        a call (compat.py's rule), report each as a warning and say so; else report nothing.
+
+        Tolerated: a name listed twice in `required` (the repeat changes nothing) and
+        `$recursiveAnchor: true` (a 2019-09 keyword the 2020-12 dialect, and so the runtime's
+        argument checks, ignore) — OpenAI's own document has both."""
+        meta = checker_cls.META_SCHEMA
+        meta_cls = jsonschema_validators.validator_for(meta, default=checker_cls)
+        format_checker = kwargs.get("format_checker", getattr(meta_cls, "FORMAT_CHECKER", None))
+        try:
+            # The OpenAPI package's own registry, as its check_schema uses: nothing fetched.
+            checker = meta_cls(meta, format_checker=format_checker, registry=OAS_SPECIFICATIONS)
+            errors = list(checker.iter_errors(value))
+        except Exception:  # noqa: BLE001 - then the plain error stands
+            return False
+        warnings = []
+        for error in errors:
+            path = list(error.absolute_path)
+            kind = _tolerated(error)
+            if kind == "required_repeated":
+                warnings.append(
+                    Problem(
+                        "'required' names the same property more than once; the repeat changes "
+                        "nothing. Remove it.",
+                        pointer + to_pointer(path),
+                        severity=WARNING,
+                        code="required_repeated",
+                        source=error.message,
+                    )
+                )
+            elif kind == "schema_keyword_ignored":
+                warnings.append(
+                    Problem(
+                        "$recursiveAnchor is a JSON Schema 2019-09 keyword; OpenAPI 3.1 schemas "
+                        "(JSON Schema 2020-12) ignore it. Use $dynamicAnchor, or remove it.",
+                        pointer + to_pointer(path),
+                        severity=WARNING,
+                        code="schema_keyword_ignored",
+                        source=error.message,
+                        fix_plan=(
+                            "Remove $recursiveAnchor",
+                            "remove",
+                            pointer + to_pointer(path),
+                        ),
+                    )
+                )
+            else:
+                return False
+        if not warnings:
+            return False
+        self.problems.extend(warnings)
+        return True
+
     def _dialect_of(self, value: Any) -> Any:
         if type(value) is dict and "$schema" in value:
             return value["$schema"]
-        return self.document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID)
+        default = OAS32_BASE_DIALECT_ID if self.version == "3.2" else OAS31_BASE_DIALECT_ID
+        return self.document.get("jsonSchemaDialect", default)
 
     def _dialect_error(self, pointer: str, dialect: Any) -> bool:
         self._add(
@@ -571,8 +629,24 @@ class SpecWalk:
             )
 
 
-def spec_problems(document: dict, version: str, resolver: LocalResolver) -> list[Problem]:
-    """Everything openapi-spec-validator would report for this 3.0 or 3.1 document."""
-    problems = _meta_schema_problems(document, version)
+def _tolerated(error: Any) -> str | None:
+    """The kind of a dialect error that changes nothing about a call, or None."""
+    path = list(error.absolute_path)
+    last = path[-1] if path else None
+    if error.validator == "uniqueItems" and last == "required":
+        return "required_repeated"
+    if error.validator == "type" and last == "$recursiveAnchor":
+        return "schema_keyword_ignored"
+    return None
+
+
+def spec_problems(
+    document: dict, version: str, resolver: LocalResolver, meta_document: dict | None = None
+) -> list[Problem]:
+    """Everything openapi-spec-validator would report for this 3.0 or 3.1 document.
+
+    `meta_document` is what the meta-schema phase checks instead of `document` when some
+    violations are tolerated (compat.py); the walk always sees the document itself."""
+    problems = _meta_schema_problems(document if meta_document is None else meta_document, version)
     problems.extend(SpecWalk(document, version, resolver).run())
     return problems

@@ -4,7 +4,11 @@
  * - the Available actions table from the verdict;
  * - the Examples menu, Format, and Import from URL with its progress;
  * - showing only the authentication fields of the chosen type, copying the callback URL;
- * - a warning before leaving with unsaved changes, Ctrl/Cmd+S to save.
+ * - a warning before leaving with unsaved changes, Ctrl/Cmd+S to save;
+ * - Fix buttons on warnings (the server computes the edits), Swagger 2.0 converted on paste,
+ *   and, for schemas over 30 operations, a picker keeping up to 30 (POST /schema/select).
+ * Every change the page makes to the schema text goes through the textarea's own editing
+ * (execCommand "insertText"), so Ctrl+Z undoes it, and a notice offers an Undo button too.
  * Saving itself is the form's plain POST, handled by the server. The script talks to the REST
  * API (/api/v1/) with the session cookie and the page's CSRF token.
  */
@@ -156,6 +160,18 @@
       box.appendChild(el("code", "pointer", problem.pointer));
     }
     item.appendChild(box);
+    if (problem.fix && config.editable) {
+      // A sibling of the problem's button (a button can not hold another).
+      item.className = "has-fix";
+      const fix = el("button", "secondary small fix", "Fix");
+      fix.type = "button";
+      fix.title = problem.fix.label;
+      fix.setAttribute("aria-label", "Fix: " + problem.fix.label);
+      fix.addEventListener("click", function () {
+        applyFix(problem.fix);
+      });
+      item.appendChild(fix);
+    }
     return item;
   }
 
@@ -242,6 +258,10 @@
     const blocked = policyProblem(verdict);
     const errors = (verdict.errors || []).concat(blocked ? [blocked] : []);
     const warnings = verdict.warnings || [];
+    const codes = errors.map(function (p) { return p.code; });
+    if (codes.indexOf("swagger_2") !== -1) offerConversion();
+    if (codes.indexOf("too_many_operations") !== -1) showPicker(verdict.operations || []);
+    else hidePicker();
     markedLines = {
       error: new Set(errors.map(function (p) { return p.line; }).filter(Boolean)),
       warning: new Set(warnings.map(function (p) { return p.line; }).filter(Boolean)),
@@ -283,7 +303,11 @@
     // Dim the last verdict while checking, without announcing "checking" at every pause.
     statusLine.classList.add("pending");
     try {
-      const result = await api("POST", "/schema/validate", { schema: text }, validateController.signal);
+      const body = { schema: text };
+      // Inside a GPT the check also says what saving would be refused for (domain, operationId).
+      if (config.actionId) body.action = config.actionId;
+      else if (config.gptId) body.gpt = config.gptId;
+      const result = await api("POST", "/schema/validate", body, validateController.signal);
       if (seq !== validateSeq) return; // the builder typed on; a newer check is coming
       if (!result.ok) {
         setStatus(detailOf(result, "The schema could not be checked."), "invalid");
@@ -302,9 +326,10 @@
   }
 
   textarea.addEventListener("input", function () {
-    // Undo of an example is offered only until the builder edits the text.
+    // Undo of an example (or a fix, a conversion...) is offered only until the builder edits.
     const note = document.getElementById("example-note");
     if (note) note.remove();
+    if (!applying) hideNotice();
     renderGutter();
     scheduleValidation();
   });
@@ -319,6 +344,245 @@
     if (!(options && options.saved)) markDirty();
     renderGutter();
     validateNow();
+  }
+
+  // --- Changes the page makes to the text: undoable ------------------------------------------
+
+  const notice = document.getElementById("schema-notice");
+  let applying = false;
+
+  function hideNotice() {
+    if (notice) {
+      notice.hidden = true;
+      notice.replaceChildren();
+    }
+  }
+
+  /** Replace text[start:end] through the textarea's own editing, so Ctrl+Z undoes it. */
+  // Chromium's editing commands take seconds on megabytes: past this size the text is set
+  // directly (the notice's Undo button still puts back the text before).
+  const NATIVE_EDIT_MAX = 300000;
+
+  function editRange(start, end, text) {
+    textarea.focus({ preventScroll: true });
+    textarea.setSelectionRange(start, end);
+    if (text.length > NATIVE_EDIT_MAX || end - start > NATIVE_EDIT_MAX) {
+      textarea.setRangeText(text, start, end, "end");
+      return;
+    }
+    let done = false;
+    try {
+      done = text === ""
+        ? (start === end || document.execCommand("delete", false))
+        : document.execCommand("insertText", false, text);
+    } catch (err) {
+      done = false;
+    }
+    if (!done) textarea.setRangeText(text, start, end, "end");
+  }
+
+  /**
+   * Change the schema text (fix, conversion, picker, format, import) and say so, with an Undo
+   * button that puts back exactly the text before. `edits` are {start, end, text}, last first.
+   */
+  function changeText(edits, message, details) {
+    const before = textarea.value;
+    applying = true;
+    try {
+      edits.forEach(function (e) { editRange(e.start, e.end, e.text); });
+    } finally {
+      applying = false;
+    }
+    if (textarea.value === before) return;
+    markDirty();
+    renderGutter();
+    validateNow();
+    showNotice(message, details, function () {
+      applying = true;
+      try {
+        editRange(0, textarea.value.length, before);
+      } finally {
+        applying = false;
+      }
+      markDirty();
+      renderGutter();
+      validateNow();
+    });
+  }
+
+  function replaceAll(text, message, details) {
+    changeText([{ start: 0, end: textarea.value.length, text: text }], message, details);
+    textarea.setSelectionRange(0, 0);
+    textarea.scrollTop = 0;
+  }
+
+  function showNotice(message, details, undo) {
+    if (!notice) return;
+    notice.replaceChildren(document.createTextNode(message));
+    if (undo) {
+      const button = el("button", "secondary small", "Undo");
+      button.type = "button";
+      button.id = "notice-undo";
+      button.addEventListener("click", function () {
+        hideNotice();
+        undo();
+        textarea.focus();
+      });
+      notice.appendChild(button);
+    }
+    if (details && details.length) {
+      const list = el("ul");
+      details.forEach(function (d) { list.appendChild(el("li", "", d)); });
+      notice.appendChild(list);
+    }
+    notice.hidden = false;
+  }
+
+  function applyFix(fix) {
+    changeText(fix.edits, "Applied: " + fix.label + ".");
+  }
+
+  // --- Swagger 2.0: converted to OpenAPI 3.0 for review ---------------------------------------
+
+  const declined = new Set(); // texts whose conversion the builder undid: not offered again
+
+  async function offerConversion() {
+    const text = textarea.value;
+    if (!config.editable || declined.has(text)) return;
+    declined.add(text);
+    const result = await api("POST", "/schema/convert", { schema: text });
+    if (!result.ok || textarea.value !== text) return;
+    const notes = result.data.notes || [];
+    replaceAll(
+      result.data.schema,
+      "This was a Swagger 2.0 document: it is converted to OpenAPI 3.0 below. Review it before saving." +
+        (notes.length ? " Not carried over:" : ""),
+      notes
+    );
+  }
+
+  // --- Big schemas: pick up to 30 operations ------------------------------------------------------
+
+  const picker = document.getElementById("picker");
+  const pickerList = document.getElementById("picker-list");
+  const pickerSearch = document.getElementById("picker-search");
+  const pickerTag = document.getElementById("picker-tag");
+  const pickerMethod = document.getElementById("picker-method");
+  const pickerCount = document.getElementById("picker-count");
+  const pickerKeep = document.getElementById("picker-keep");
+  const pickerEmpty = document.getElementById("picker-empty");
+  const PICK_LIMIT = 30;
+  let pickerOps = [];
+  let picked = new Set();
+  let pickerKey = "";
+
+  function opKey(op) {
+    return op.operation_id || (op.method + " " + op.path);
+  }
+
+  function hidePicker() {
+    if (picker) picker.hidden = true;
+  }
+
+  function showPicker(operations) {
+    if (!picker || !config.editable) return;
+    const key = operations.map(opKey).join("\n");
+    picker.hidden = false;
+    if (key === pickerKey) return;
+    pickerKey = key;
+    pickerOps = operations;
+    picked = new Set([...picked].filter(function (k) { return operations.some(function (op) { return opKey(op) === k; }); }));
+    document.getElementById("picker-total").textContent = String(operations.length);
+    const tags = new Set();
+    const methods = new Set();
+    operations.forEach(function (op) {
+      (op.tags || []).forEach(function (t) { tags.add(t); });
+      methods.add(op.method);
+    });
+    fillSelect(pickerTag, "All tags", [...tags].sort());
+    fillSelect(pickerMethod, "All methods", [...methods].sort());
+    renderPicker();
+  }
+
+  function fillSelect(select, allLabel, values) {
+    const current = select.value;
+    select.replaceChildren(new Option(allLabel, ""));
+    values.forEach(function (v) { select.appendChild(new Option(v, v)); });
+    select.value = values.indexOf(current) !== -1 ? current : "";
+  }
+
+  function renderPicker() {
+    const query = pickerSearch.value.trim().toLowerCase();
+    const tag = pickerTag.value;
+    const method = pickerMethod.value;
+    const shown = pickerOps.filter(function (op) {
+      if (tag && (op.tags || []).indexOf(tag) === -1) return false;
+      if (method && op.method !== method) return false;
+      if (!query) return true;
+      return [op.operation_id, op.path, op.summary].some(function (v) {
+        return v && v.toLowerCase().indexOf(query) !== -1;
+      });
+    });
+    pickerList.replaceChildren(...shown.slice(0, 500).map(function (op) {
+      const item = document.createElement("li");
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.value = opKey(op);
+      box.checked = picked.has(box.value);
+      box.disabled = !box.checked && picked.size >= PICK_LIMIT;
+      const text = el("span");
+      text.appendChild(el("span", "method method-" + op.method.toLowerCase(), op.method));
+      text.appendChild(document.createTextNode(" "));
+      text.appendChild(el("span", "op-name", op.operation_id || "(no operationId)"));
+      text.appendChild(document.createTextNode(" "));
+      text.appendChild(el("code", "", op.path));
+      if (op.summary) text.appendChild(el("span", "op-summary", op.summary));
+      label.append(box, text);
+      item.appendChild(label);
+      return item;
+    }));
+    pickerEmpty.hidden = shown.length !== 0;
+    pickerCount.textContent = picked.size + " of " + PICK_LIMIT + " selected" +
+      (shown.length > 500 ? " · showing the first 500 matches" : "");
+    pickerKeep.disabled = picked.size === 0;
+  }
+
+  if (picker) {
+    pickerList.addEventListener("change", function (event) {
+      const box = event.target;
+      if (box.type !== "checkbox") return;
+      if (box.checked) picked.add(box.value);
+      else picked.delete(box.value);
+      renderPicker();
+    });
+    [pickerSearch, pickerTag, pickerMethod].forEach(function (input) {
+      input.addEventListener("input", renderPicker);
+    });
+    pickerSearch.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") event.preventDefault(); // not the page's Save
+    });
+    document.getElementById("picker-clear").addEventListener("click", function () {
+      picked = new Set();
+      renderPicker();
+    });
+    pickerKeep.addEventListener("click", async function () {
+      const names = [...picked];
+      pickerKeep.disabled = true;
+      const result = await api("POST", "/schema/select", { schema: textarea.value, operations: names });
+      pickerKeep.disabled = false;
+      if (!result.ok) {
+        setStatus(detailOf(result, "The operations could not be picked."), "invalid");
+        return;
+      }
+      picked = new Set();
+      pickerKey = "";
+      replaceAll(
+        result.data.schema,
+        "Kept " + plural(result.data.operations.length, "operation") +
+          " and the components they use. Review the schema, then save."
+      );
+    });
   }
 
   // --- Dirty state ---------------------------------------------------------------------------
@@ -473,7 +737,12 @@
         setStatus(detailOf(result, "The schema could not be formatted."), "invalid");
         return;
       }
-      if (result.data.schema !== textarea.value) setSchema(result.data.schema);
+      if (result.data.schema === textarea.value) return;
+      const hadComments = /(^|\s)#/.test(textarea.value) && !/^\s*[{[]/.test(textarea.value);
+      replaceAll(
+        result.data.schema,
+        hadComments ? "Formatted. YAML comments are not kept by Format: Undo brings them back." : "Formatted."
+      );
     });
   }
 
@@ -522,10 +791,14 @@
         urlInput.focus();
         return;
       }
+      const previous = textarea.value;
+      if (previous.trim() && !window.confirm(
+        "Replace the current schema with the one at this URL? The import saves it; Undo afterwards puts the current text back."
+      )) return;
       running = true;
       button.disabled = true;
       try {
-        await run(url);
+        await run(url, previous);
       } catch (err) {
         show("failed", "The import could not be started: the server did not answer.");
       } finally {
@@ -534,25 +807,36 @@
       }
     }
 
-    async function run(url) {
+    async function run(url, previous) {
       show("pending", "Starting the import…");
+      let created = false;
+      const failed = async function (text) {
+        show("failed", text);
+        // An action created for this import and left empty is removed again.
+        if (created) {
+          await api("DELETE", "/actions/" + config.actionId + "/");
+          becomeNew();
+        }
+      };
       if (!config.actionId) {
         // The import writes into an action, so a new one is created now (without a schema).
-        const created = await api("POST", "/gpts/" + config.gptId + "/actions/", {});
-        if (!created.ok) {
-          show("failed", detailOf(created, "The action could not be created."));
+        const made = await api("POST", "/gpts/" + config.gptId + "/actions/", {});
+        if (!made.ok) {
+          show("failed", detailOf(made, "The action could not be created."));
           return;
         }
-        becomeSaved(created.data.id);
+        becomeSaved(made.data.id);
+        created = true;
       }
       const started = await api("POST", "/actions/" + config.actionId + "/imports/", { url: url });
       if (!started.ok) {
-        show("failed", detailOf(started, "The import could not be started."));
+        await failed(detailOf(started, "The import could not be started."));
         return;
       }
       const job = started.data;
       const begun = Date.now();
       let status = job.status;
+      let polledNotes = job.notes;
       while (status === "pending" || status === "running") {
         show("running", status === "pending" ? "Import queued…" : "Importing " + url + "…");
         if (Date.now() - begun > IMPORT_GIVE_UP_MS) {
@@ -566,8 +850,9 @@
           return;
         }
         status = polled.data.status;
+        polledNotes = polled.data.notes;
         if (status === "failed") {
-          show("failed", "Import failed: " + (polled.data.error || "no reason given."));
+          await failed("Import failed: " + (polled.data.error || "no reason given."));
           return;
         }
       }
@@ -585,6 +870,23 @@
       });
       setSchema(action.data.schema, { saved: true });
       show("succeeded", "Imported and saved: " + plural(action.data.operations.length, "action") + " found.");
+      const importNotes = (polledNotes || []).slice();
+      if (importNotes.length) {
+        showNotice(importNotes.shift() + " Review it; it is saved.", importNotes, previous.trim() ? undoImport : null);
+      } else if (previous.trim() && previous !== action.data.schema) {
+        showNotice("The imported schema replaced the text you had.", null, undoImport);
+      }
+      function undoImport() {
+        applying = true;
+        try {
+          editRange(0, textarea.value.length, previous);
+        } finally {
+          applying = false;
+        }
+        markDirty();
+        renderGutter();
+        validateNow();
+      }
     }
   }
 
@@ -596,6 +898,15 @@
     window.history.replaceState(null, "", url);
     const heading = document.querySelector(".page-head h1");
     if (heading) heading.textContent = "Edit action";
+  }
+
+  /** Back to an unsaved new action (the one created for a failed import was removed). */
+  function becomeNew() {
+    config.actionId = null;
+    form.action = "";
+    window.history.replaceState(null, "", config.newActionUrl);
+    const heading = document.querySelector(".page-head h1");
+    if (heading) heading.textContent = "Add action";
   }
 
   // --- Delete confirmation -------------------------------------------------------------------

@@ -101,6 +101,7 @@ def test_one_operation_per_method_in_document_order():
         "path": "/items/{id}",
         "summary": "Get one",
         "consequential": False,
+        "tags": [],
     }
 
 

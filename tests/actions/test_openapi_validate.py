@@ -64,6 +64,7 @@ def test_a_good_document_is_valid_and_its_operations_detected():
             "path": "/pets/{id}",
             "summary": None,
             "consequential": False,
+            "tags": [],
         }
     ]
     assert set(verdict.as_dict()) == {
@@ -118,13 +119,13 @@ def test_examples_weather_and_petstore_are_valid_and_blank_has_one_error():
     ("changes", "code", "pointer"),
     [
         ({"openapi": None, "swagger": "2.0"}, "swagger_2", "/swagger"),
-        ({"openapi": "3.2.0"}, "unsupported_version", "/openapi"),
+        ({"openapi": "3.3.0"}, "unsupported_version", "/openapi"),
         ({"openapi": "4.0.0"}, "unsupported_version", "/openapi"),
         ({"openapi": 3.1}, "unsupported_version", "/openapi"),
         ({"openapi": None}, "missing_version", ""),
     ],
 )
-def test_versions_other_than_3_0_and_3_1_get_one_clear_error(changes, code, pointer):
+def test_versions_other_than_3_0_3_1_3_2_get_one_clear_error(changes, code, pointer):
     verdict = check(document(**changes))
     assert [(p.code, p.pointer) for p in verdict.errors] == [(code, pointer)]
     assert verdict.errors[0].line is not None
@@ -485,10 +486,17 @@ def test_a_default_that_does_not_match_is_a_warning_with_its_place():
 
 def test_an_invalid_schema_object_stays_an_error():
     doc = document()
-    doc["components"] = {"schemas": {"Bad": {"type": "object", "required": ["a", "a"]}}}
+    doc["components"] = {"schemas": {"Bad": {"type": "object", "required": "a"}}}
     verdict = check(doc)
     assert [(p.code, p.pointer) for p in verdict.errors] == [
         ("schema_invalid", "/components/schemas/Bad/required")
+    ]
+    # A name repeated in `required` changes nothing: a warning (DELIBERATE_DIFFERENCES).
+    doc["components"] = {"schemas": {"Bad": {"type": "object", "required": ["a", "a"]}}}
+    verdict = check(doc)
+    assert verdict.valid
+    assert [(p.code, p.pointer) for p in verdict.warnings] == [
+        ("required_repeated", "/components/schemas/Bad/required")
     ]
 
 

@@ -131,9 +131,13 @@ def test_builder_session(page, site, builder, served_schema, screenshot):
     # Import from URL, served on 127.0.0.1: the progress box reports until it completes.
     page.get_by_role("button", name="Import from URL").click()
     page.get_by_label("URL of an OpenAPI document").fill(served_schema)
+    # Over an existing schema the page asks first (issue 16); the builder agrees.
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Import", exact=True).click()
     progress = page.locator("#import-status")
     expect(progress).to_be_visible()
+    assert asked and "Replace the current schema" in asked[0]
     expect(progress).to_have_attribute("role", "status")
     expect(progress).to_contain_text("Imported", timeout=30_000)
     expect(schema).to_have_value(re.compile("Imported weather"))
@@ -217,14 +221,16 @@ def test_import_into_a_new_action(page, site, builder, served_schema, httpserver
     progress = page.locator("#import-status")
     expect(progress).to_contain_text("Import failed", timeout=30_000)
     expect(progress).to_contain_text("404")
-    action = Action.objects.get()
-    expect(page).to_have_url(f"{site}/editor/actions/{action.pk}/")
+    # The action created for the import is removed again (issue 16): nothing is left behind.
+    expect(page).to_have_url(f"{site}/editor/gpts/{gpt.pk}/actions/new")
+    assert not Action.objects.exists()
     screenshot("import-failed")
 
     url_input.fill(served_schema)
     page.get_by_role("button", name="Import", exact=True).click()
     expect(progress).to_contain_text("Imported", timeout=30_000)
     expect(page.locator("#schema-status")).to_have_text("Valid — 1 action")
-    action.refresh_from_db()
+    action = Action.objects.get()
+    expect(page).to_have_url(f"{site}/editor/actions/{action.pk}/")
     assert action.domain == "weather.example.com"
     assert Action.objects.count() == 1

@@ -117,6 +117,10 @@ def meaningful_bodies(world) -> dict[str, list[object]]:
             {"username": world.b.owner.username, "role": "builder"},
         ],
         "workspaces_members_partial_update": [{"role": "builder"}, {"role": "member"}],
+        "schema_select_create": [{"schema": schema, "operations": ["newgetWeather"]}],
+        "schema_convert_create": [
+            {"schema": '{"swagger": "2.0", "info": {"title": "T", "version": "1"}, "paths": {}}'}
+        ],
     }
 
 

@@ -1,0 +1,148 @@
+"""First verdict of a 1–5 MB document through the HTTP API, against plain openapi-spec-validator.
+
+    .venv/bin/python bench/schema_http.py [FILE ...]
+
+What a builder waits for when pasting a big document: `POST /api/v1/schema/validate` on
+gunicorn (one worker, DEBUG off, PostgreSQL on 127.0.0.1), timed from the client: JSON-encoding
+the request, sending it, the server's parse + checks + verdict, reading the answer. Each
+document is sent once to a freshly started server, so every verdict is a first one (no cache).
+In the same run, in this process: plain `json.loads` / `yaml.load(CSafeLoader)` +
+`openapi_spec_validator.validate` (default settings), timed once, as osv would be used.
+
+Prints one row per document and the ratio plain / HTTP; the goal is ≥ 5× for every row.
+Creates and drops a throwaway database; talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import load_test  # noqa: E402 - after the path is set
+
+CORPUS = ROOT / ".." / "shared" / "corpus" / "openapi"
+BIN = Path(sys.executable).parent
+DATABASE = "actions_bench_schema_http"
+USER = "bench_schema_builder"
+GOAL = 5.0
+
+
+def documents(names: list[str]) -> list[Path]:
+    if names:
+        return [Path(n) if "/" in n else CORPUS / n for n in names]
+    return sorted(
+        (p for p in CORPUS.iterdir() if 1_000_000 <= p.stat().st_size <= 5_000_000),
+        key=lambda p: p.stat().st_size,
+    )
+
+
+def plain_osv(text: str) -> float:
+    import yaml
+    from openapi_spec_validator import validate
+
+    started = time.perf_counter()
+    try:
+        document = (
+            json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, yaml.CSafeLoader)
+        )
+        validate(document)
+    except Exception:  # noqa: BLE001 - a rejected document is still a verdict
+        pass
+    return (time.perf_counter() - started) * 1000
+
+
+def http_verdict(port: int, token: str, text: str) -> tuple[float, dict]:
+    started = time.perf_counter()
+    body = json.dumps({"schema": text})
+    conn = http.client.HTTPConnection(load_test.LOOPBACK, port, timeout=120)
+    try:
+        conn.request(
+            "POST",
+            "/api/v1/schema/validate",
+            body=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        conn.close()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        raise SystemExit(f"validate answered {response.status}: {data[:300]!r}")
+    return elapsed, json.loads(data)
+
+
+def main(argv: list[str]) -> int:
+    files = documents(argv)
+    port = load_test.free_port()
+    env = load_test.bench_env(database=DATABASE, upstream_port=1, web_port=port)
+    # Validation needs neither the broker nor a shared cache: stay in-process for both.
+    env.pop("CELERY_BROKER_URL")
+    env.pop("CACHE_URL")
+    load_test.VENV_BIN = BIN
+    load_test.create_database(DATABASE)
+    try:
+        subprocess.run(
+            [str(BIN / "python"), "manage.py", "migrate", "-v", "0"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            check=True,
+        )
+        load_test.setup_django(env)
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.create_user(USER, password="bench-" + str(time.time()))
+        from django.db import connections
+
+        connections.close_all()
+        token = load_test.issue_token(env, USER)
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "gunicorn.log"
+            with load_test.gunicorn(env, port, 1, log):
+                # One-off costs out of the way on both sides: the worker's imports and
+                # compiled meta-schemas, osv's imports and its compiled validators.
+                warm = (CORPUS / "OAI-OpenAPI-Specification__v3.0-petstore.yaml").read_text()
+                http_verdict(port, token, warm)
+                plain_osv(warm)
+                plain_osv(warm.replace("3.0.0", "3.1.0", 1))
+                for path in files:
+                    text = path.read_text(encoding="utf-8")
+                    http_ms, verdict = http_verdict(port, token, text)
+                    osv_ms = plain_osv(text)
+                    rows.append((path.name, len(text), http_ms, osv_ms, verdict))
+        print(
+            f"{'document':48} {'bytes':>10} {'HTTP first verdict ms':>22} "
+            f"{'plain osv ms':>13} {'ratio':>6}"
+        )
+        worst = None
+        for name, size, http_ms, osv_ms, verdict in rows:
+            ratio = osv_ms / http_ms
+            worst = ratio if worst is None else min(worst, ratio)
+            print(
+                f"{name[:48]:48} {size:>10,} {http_ms:>22.0f} {osv_ms:>13.0f} {ratio:>5.1f}×"
+                f"  ({len(verdict['operations'])} operations, "
+                f"{len(verdict['errors'])} errors)"
+            )
+        if worst is not None:
+            verdict_line = "met" if worst >= GOAL else "NOT met"
+            print(f"\nslowest ratio {worst:.1f}× (goal ≥ {GOAL:.0f}×: {verdict_line})")
+        return 0 if worst is None or worst >= GOAL else 1
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        load_test.drop_database(DATABASE)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
