@@ -13,8 +13,7 @@ import mcp_types as types
 from rest_framework.test import APIClient
 
 from actions.models import Consent, Invocation, InvocationStatus, PendingApproval
-from tests.mcp.conftest import issue_token
-from tests.mcp.support import mcp_session
+from tests.mcp.support import issue_token, mcp_session
 
 
 def received(api):
