@@ -31,6 +31,8 @@ def test_admin_owner_edits_it_through_the_service(client, acme):
     form = page.context["adminform"].form
     assert "mcp_enabled" in form.fields
     data = {"name": acme["ws"].name, "slug": acme["ws"].slug, "mcp_enabled": "on"}
+    # The governance settings on the same form (DESIGN.md §7), left as they are.
+    data |= {"action_access": acme["ws"].action_access, "approvals": acme["ws"].approvals}
     for inline in page.context["inline_admin_formsets"]:
         for bound in inline.formset.management_form:
             data[bound.html_name] = bound.value()
