@@ -91,10 +91,23 @@ def tool_list(caller: Caller) -> list[dict[str, Any]]:
 
 
 def _find(gpt, name: str) -> tuple[Action | None, str]:
-    """The callable action that has operation `name`, or None and why not."""
-    for action in callable_actions(gpt=gpt):
+    """The callable action that has operation `name`, or None and why not.
+
+    A name that was not listed but is an operation of a callable action (turned off, waiting for
+    review, a read-only workspace: the host listed it earlier, or guessed) still goes to the
+    runtime, so the workspace's rule refuses it in its own words and the refusal is logged as in
+    every other channel (actions/governance.py); only a name no action has is unknown."""
+    actions = callable_actions(gpt=gpt)
+    for action in actions:
         if any(op.operation_id == name for op in action.operations.all()):
             return action, ""
+    owner = (
+        Operation.objects.filter(action__in=actions, operation_id=name)
+        .values_list("action_id", flat=True)
+        .first()
+    )
+    if owner is not None:
+        return next(a for a in actions if a.pk == owner), ""
     # Not callable: say whether the policy blocks it (the builder's fix) or it does not exist.
     holders = [
         action

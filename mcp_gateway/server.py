@@ -54,6 +54,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.responses import JSONResponse
 
 from actions.approvals import arguments_hash
+from actions.runtime.run import CONSENT_CHOICES
 from mcp_gateway import access, calls
 
 logger = logging.getLogger(__name__)
@@ -137,16 +138,15 @@ def _question_schema(question: dict) -> dict[str, Any]:
     }
 
 
-def _decision(result: types.ElicitResult | None, question: dict) -> str:
-    """The person's answer as a runtime consent; anything but a clear yes is a decline."""
+def _decision(result: types.ElicitResult | None) -> str:
+    """The person's answer as a runtime consent; anything but an accepted answer in the
+    runtime's words is a decline. Whether that answer is offered here ("Always allow" of a
+    consequential operation, or in a workspace that always asks) is the runtime's to say
+    (actions.governance), so it refuses one that is not in its own words."""
     if result is None or result.action != "accept":
         return "decline"
     decision = (result.content or {}).get("decision")
-    return (
-        decision
-        if isinstance(decision, str) and decision in (question.get("choices") or [])
-        else "decline"
-    )
+    return decision if isinstance(decision, str) and decision in CONSENT_CHOICES else "decline"
 
 
 def _can_elicit(ctx) -> bool:
@@ -221,7 +221,7 @@ async def call_tool(ctx, params: types.CallToolRequestParams):
         answer = await ctx.session.elicit_form(
             _question_text(question), _question_schema(question), related_request_id=ctx.request_id
         )
-        outcome = await _call(caller, name, arguments, _decision(answer, question))
+        outcome = await _call(caller, name, arguments, _decision(answer))
         if outcome.question:  # asked again (the policy or the schema changed meanwhile)
             refused = calls.Outcome(text="consent_required: approval not given.", is_error=True)
             return _result(refused)

@@ -59,3 +59,60 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+def _close_thread_connections():
+    # The server's ORM calls run in asgiref's single thread for sync code; close its
+    # connections so the test database can be flushed and dropped.
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+
+
+@pytest.fixture
+def asgi_site(transactional_db, settings):
+    """The site served for real, the way `make run` serves it: config.asgi under uvicorn on
+    127.0.0.1, in a thread; its base URL, and SITE_URL set to it (the MCP resource identifier
+    and the authorization server's issuer are built from it).
+
+    pytest-django's live_server is WSGI-only and the MCP endpoints are ASGI
+    (mcp_gateway/server.py). The test database must be visible to the server's threads, hence
+    transactional_db. Used by tests/mcp and the MCP channel of tests/api/test_api_governance.py.
+    """
+    import threading
+    import time
+
+    import uvicorn
+    from django.db import connections
+
+    from config.asgi import build_application
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    settings.SITE_URL = base
+    # Under ASGI each Django request runs in its own thread: persistent connections would leak.
+    db_settings = connections.settings["default"]
+    saved_age = db_settings.get("CONN_MAX_AGE")
+    db_settings["CONN_MAX_AGE"] = 0
+    server = uvicorn.Server(
+        uvicorn.Config(build_application(), lifespan="on", log_level="warning", workers=1)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the ASGI server did not start")
+        time.sleep(0.02)
+    yield base
+    server.should_exit = True
+    thread.join(15)
+    sock.close()
+    _close_thread_connections()
+    db_settings["CONN_MAX_AGE"] = saved_age

@@ -4,10 +4,12 @@ Channels: the run API (which the editor's Preview posts to with the session), th
 (GET /api/v1/gpts/{id}/tools/), and the two shared functions every other channel calls: the
 runtime (`actions.runtime.run.operation_run`, chat and MCP run through it) and the tool export
 (`actions.selectors.callable_actions` + `actions.runtime.tools.gpt_tools`, chat and MCP list
-through them), and the chat itself (a conversation through the chat API, on the GPT's chat page
+through them), the chat itself (a conversation through the chat API, on the GPT's chat page
 and in the editor's Preview, with the model played by the protocol-faithful fake provider of
-tests/chat/provider.py). `RUN_CHANNELS` and `TOOL_CHANNELS` below name how each channel runs an
-operation and lists tools, so a new channel (MCP) adds one entry and inherits every rule's test.
+tests/chat/provider.py), and MCP (`tools/list` and `tools/call` with the official client over
+HTTP, against config.asgi under uvicorn: tests/conftest.py `asgi_site`). `RUN_CHANNELS` and
+`TOOL_CHANNELS` below name how each channel runs an operation and lists tools, so a new channel
+adds one entry and inherits every rule's test.
 
 Actions point at a real HTTP server on 127.0.0.1; what it received proves what was sent. What
 the fake provider received (the `tools` of its request, the tool message) proves what the model
@@ -16,19 +18,28 @@ was offered and told.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
 from functools import partial
 from itertools import product
+from urllib.parse import urlsplit
 
+import mcp_types
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail
 from django.test import Client
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
-from actions.governance import exportable_filter, exportable_operations, operation_refusal
+from actions.governance import (
+    always_allow_offered,
+    exportable_filter,
+    exportable_operations,
+    operation_refusal,
+)
 from actions.models import Consent, Invocation, Operation, OperationReview
 from actions.runtime.run import operation_run
 from actions.runtime.tools import gpt_tools
@@ -37,6 +48,7 @@ from actions.services import action_create, action_update, operation_set_state
 from kernel.errors import RuleViolation
 from tests.chat.provider import FakeProvider
 from tests.factories import PASSWORD, add_member, make_gpt, make_user, make_workspace
+from tests.mcp.support import issue_token, mcp_session
 from workspaces.models import AuditEvent, AuditKind, Invitation, Membership, Plan, Role
 from workspaces.services import domain_policy_update, workspace_settings_update
 
@@ -98,7 +110,7 @@ def provider():
 
 
 @pytest.fixture
-def gov(db, settings, server, provider):
+def gov(db, settings, server, provider, request):
     server.clear()
     server.expect_request(re.compile(".*")).respond_with_json({"ok": True})
     settings.LLM_BASE_URL = provider.base_url
@@ -108,7 +120,11 @@ def gov(db, settings, server, provider):
     settings.OUTBOUND_ALLOW_PRIVATE = [f"127.0.0.1:{server.port}"]
     settings.ACTION_DOMAIN_ALLOW_IP_LITERALS = True
     settings.SITE_URL = "http://platform.test"
-    acme = make_workspace("Acme", plan=Plan.ENTERPRISE)
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("channel") == "mcp":
+        # The site served for real (SITE_URL becomes its address: the MCP resource identifier).
+        request.getfixturevalue("asgi_site")
+    acme = make_workspace("Acme", plan=Plan.ENTERPRISE, mcp_enabled=True)
     globex = make_workspace("Globex", plan=Plan.ENTERPRISE)
     people = {
         role: add_member(acme, role=role, username=f"acme_{role}")
@@ -305,12 +321,101 @@ def _chat_tools(gov, user, *, channel="chat"):
     return [tool["function"]["name"] for tool in request.get("tools", [])]
 
 
+def _mcp_url(gov) -> str:
+    return f"{django_settings.SITE_URL}/mcp/gpts/{gov['gpt'].pk}"
+
+
+# What the run endpoint answers each refusal with. A tool result carries no HTTP status, only
+# the refusal's words ("code: detail"); the codes are what the rule tests compare.
+MCP_STATUSES = {
+    "operation_disabled": 403,
+    "operation_pending_review": 403,
+    "read_only_workspace": 403,
+    "domain_not_allowed": 403,
+    "always_allow_not_offered": 400,
+    "invalid_consent": 400,
+    "invalid_arguments": 400,
+    "oauth_required": 401,
+    "consent_required": 409,
+    "unknown_tool": 404,
+}
+APPROVAL_BUTTON = re.compile(r'<button type="submit" name="decision" value="([a-z_]+)"')
+
+
+def _mcp_run(gov, user, operation_id, consent):
+    """A `tools/call` by an MCP host with an `mcp` token of `user`. With `consent` the host
+    declares elicitation and the person answers the question with it; without, the host can not
+    ask, and the question is the approval URL the result names (its page's choices are the
+    question's). The outcome as the run endpoint would say it: the refusal's code and detail
+    from the error result's text, the question (409), or the result (200)."""
+    token = issue_token(user)
+    asked = []
+
+    async def elicit(context, params):
+        asked.append(params)
+        return mcp_types.ElicitResult(action="accept", content={"decision": consent})
+
+    options = {"elicitation_callback": elicit} if consent is not None else {}
+
+    async def go():
+        async with mcp_session(_mcp_url(gov), token, **options) as session:
+            return await session.call_tool(operation_id, _arguments(operation_id))
+
+    result = asyncio.run(go())
+    for question in asked:
+        # The elicitation offers what the workspace's rule offers: no Always allow where it
+        # says so (consequential, or the workspace always asks).
+        offered = [c["const"] for c in question.requested_schema["properties"]["decision"]["oneOf"]]
+        operation = op(gov["action"], operation_id)
+        gov["acme"].refresh_from_db()
+        expected = always_allow_offered(operation, gov["acme"])
+        assert offered == (
+            ["allow", "always_allow", "decline"] if expected else ["allow", "decline"]
+        )
+    [content] = result.content
+    text = content.text
+    if not result.is_error:
+        shown = json.loads(text)
+        return 200, {"status": "ok", "response": shown}
+    code, _, detail = text.partition(": ")
+    if code == "declined":
+        return 200, {"status": "declined", "detail": detail}
+    if code == "consent_required" and consent is None:
+        url = next(word for word in text.split() if "/me/approvals/" in word)
+        client = Client()
+        client.force_login(user)
+        page = client.get(urlsplit(url).path)
+        assert page.status_code == 200
+        choices = APPROVAL_BUTTON.findall(page.content.decode())
+        return 409, {
+            "code": code,
+            "detail": detail,
+            "choices": choices,
+            "always_allow_offered": "always_allow" in choices,
+            "approval_url": url,
+        }
+    assert code in MCP_STATUSES, text
+    return MCP_STATUSES[code], {"code": code, "detail": detail}
+
+
+def _mcp_tools(gov, user):
+    """The names `tools/list` returns to an MCP host with an `mcp` token of `user`."""
+    token = issue_token(user)
+
+    async def go():
+        async with mcp_session(_mcp_url(gov), token) as session:
+            return (await session.list_tools()).tools
+
+    return [tool.name for tool in asyncio.run(go())]
+
+
 RUN_CHANNELS = {
     "api": _api_run,
     "preview": _preview_run,
     "runtime": _runtime_run,
     "chat": _chat_run,
     "chat-preview": partial(_chat_run, channel="preview"),
+    "mcp": _mcp_run,
 }
 TOOL_CHANNELS = {
     "api": _api_tools,
@@ -318,13 +423,28 @@ TOOL_CHANNELS = {
     "operations": _shared_operations,
     "chat": _chat_tools,
     "chat-preview": partial(_chat_tools, channel="preview"),
+    "mcp": _mcp_tools,
 }
+# Channels served by another thread (the ASGI site) see only committed rows.
+COMMITTING_CHANNELS = {"mcp"}
+
+
+def channels(table) -> list:
+    """The parameters of a per-channel test: each channel of `table`, those served by another
+    thread with a committing database (transactional_db)."""
+    return [
+        pytest.param(
+            name,
+            marks=[pytest.mark.django_db(transaction=True)] if name in COMMITTING_CHANNELS else [],
+        )
+        for name in sorted(table)
+    ]
 
 
 # Disabled, pending, read-only: per rule, per channel ---------------------------------------------
 
 
-@pytest.mark.parametrize("channel", sorted(RUN_CHANNELS))
+@pytest.mark.parametrize("channel", channels(RUN_CHANNELS))
 @pytest.mark.parametrize(
     ("state", "code"),
     [
@@ -380,7 +500,7 @@ def test_a_name_no_action_has_is_still_an_unknown_tool_in_chat(gov):
     assert not Invocation.objects.exists() and not gov["server"].log
 
 
-@pytest.mark.parametrize("channel", sorted(TOOL_CHANNELS))
+@pytest.mark.parametrize("channel", channels(TOOL_CHANNELS))
 def test_disabled_and_pending_operations_are_not_exported(gov, channel):
     tools = TOOL_CHANNELS[channel]
     assert tools(gov, gov["member"]) == ["getWeather", "createNote"]
@@ -393,7 +513,7 @@ def test_disabled_and_pending_operations_are_not_exported(gov, channel):
     assert tools(gov, gov["member"]) == ["getWeather", "createNote"]
 
 
-@pytest.mark.parametrize("channel", sorted(RUN_CHANNELS))
+@pytest.mark.parametrize("channel", channels(RUN_CHANNELS))
 def test_read_only_workspace_runs_only_operations_that_change_nothing(gov, channel):
     settings_of(gov, action_access="read_only")
     status, body = RUN_CHANNELS[channel](gov, gov["member"], "createNote", "allow")
@@ -406,7 +526,7 @@ def test_read_only_workspace_runs_only_operations_that_change_nothing(gov, chann
     assert status == 200, body
 
 
-@pytest.mark.parametrize("channel", sorted(TOOL_CHANNELS))
+@pytest.mark.parametrize("channel", channels(TOOL_CHANNELS))
 def test_read_only_workspace_exports_only_operations_that_change_nothing(gov, channel):
     settings_of(gov, action_access="read_only")
     assert TOOL_CHANNELS[channel](gov, gov["member"]) == ["getWeather"]
@@ -432,7 +552,7 @@ def test_the_filter_and_the_rule_agree_on_every_combination(gov):
 # Approvals: always ask ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("channel", sorted(RUN_CHANNELS))
+@pytest.mark.parametrize("channel", channels(RUN_CHANNELS))
 def test_always_ask_offers_no_always_allow_and_ignores_remembered_ones(gov, channel):
     run = RUN_CHANNELS[channel]
     status, body = run(gov, gov["member"], "getWeather", "always_allow")

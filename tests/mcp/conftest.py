@@ -1,24 +1,11 @@
 """The MCP endpoints served for real: config.asgi under uvicorn on 127.0.0.1, in a thread.
 
-pytest-django's live_server is WSGI-only and the MCP endpoints are ASGI (mcp_gateway/server.py),
-so the site is served here the way `make run` serves it. The test database must be visible to
-the server's threads, hence transactional_db. An upstream API (pytest-httpserver on 127.0.0.1)
-plays the action's API; the deployment's private-address allowlist names its port.
+The server is tests/conftest.py `asgi_site` (shared with the governance tables of
+tests/api/test_api_governance.py). An upstream API (pytest-httpserver on 127.0.0.1) plays the
+action's API; the deployment's private-address allowlist names its port.
 """
 
-import asyncio
-import secrets
-import socket
-import threading
-import time
-from datetime import timedelta
-
 import pytest
-import uvicorn
-from asgiref.sync import sync_to_async
-from django.db import connections
-from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 from pytest_httpserver import HTTPServer
 
 from actions.services import action_create
@@ -45,66 +32,13 @@ def api(upstream):
     upstream.clear()
 
 
-def _close_thread_connections():
-    # The server's ORM calls run in asgiref's single thread for sync code; close its
-    # connections so the test database can be flushed and dropped.
-    asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
-
-
 @pytest.fixture
-def site(transactional_db, settings, api):
-    """The base URL of a running site; SITE_URL is set to it (the MCP resource identifier and
-    the authorization server's issuer are built from it)."""
-    from config.asgi import build_application
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    settings.SITE_URL = base
+def site(asgi_site, settings, api):
+    """The base URL of the running site (tests/conftest.py `asgi_site`); the upstream API's port
+    is the deployment's private-address allowlist."""
     settings.OUTBOUND_ALLOW_PRIVATE = [f"127.0.0.1:{api.port}"]
     settings.ACTION_DOMAIN_ALLOW_IP_LITERALS = True
-    # Under ASGI each Django request runs in its own thread: persistent connections would leak.
-    db_settings = connections.settings["default"]
-    saved_age = db_settings.get("CONN_MAX_AGE")
-    db_settings["CONN_MAX_AGE"] = 0
-    server = uvicorn.Server(
-        uvicorn.Config(build_application(), lifespan="on", log_level="warning", workers=1)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the ASGI server did not start")
-        time.sleep(0.02)
-    yield base
-    server.should_exit = True
-    thread.join(15)
-    sock.close()
-    _close_thread_connections()
-    db_settings["CONN_MAX_AGE"] = saved_age
-
-
-def issue_token(user, scope="mcp", *, resource=None, days=1):
-    """A platform access token as `manage.py issue_api_token` makes one (optionally bound to a
-    resource, as an authorization-code grant with RFC 8707 `resource` makes one)."""
-    application, _ = get_application_model().objects.get_or_create(
-        name="tests",
-        defaults={"client_type": "confidential", "authorization_grant_type": "client-credentials"},
-    )
-    raw = secrets.token_urlsafe(32)
-    token = get_access_token_model()(
-        user=user,
-        application=application,
-        expires=timezone.now() + timedelta(days=days),
-        scope=scope,
-        resource=[resource] if resource else [],
-    )
-    set_token_value(token, raw)
-    token.save()
-    return raw
+    return asgi_site
 
 
 @pytest.fixture

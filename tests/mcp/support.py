@@ -1,11 +1,16 @@
-"""An OpenAPI document for the tests' upstream API, and the official MCP client's plumbing."""
+"""An OpenAPI document for the tests' upstream API, and the official MCP client's plumbing:
+a session, and the token it is opened with."""
 
 import json
+import secrets
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx2
+from django.utils import timezone
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 
 
 def schema_for(port: int) -> str:
@@ -63,3 +68,23 @@ async def mcp_session(url: str, token: str | None = None, *, auth=None, **sessio
             async with ClientSession(read, write, **session_options) as session:
                 await session.initialize()
                 yield session
+
+
+def issue_token(user, scope="mcp", *, resource=None, days=1):
+    """A platform access token as `manage.py issue_api_token` makes one (optionally bound to a
+    resource, as an authorization-code grant with RFC 8707 `resource` makes one)."""
+    application, _ = get_application_model().objects.get_or_create(
+        name="tests",
+        defaults={"client_type": "confidential", "authorization_grant_type": "client-credentials"},
+    )
+    raw = secrets.token_urlsafe(32)
+    token = get_access_token_model()(
+        user=user,
+        application=application,
+        expires=timezone.now() + timedelta(days=days),
+        scope=scope,
+        resource=[resource] if resource else [],
+    )
+    set_token_value(token, raw)
+    token.save()
+    return raw

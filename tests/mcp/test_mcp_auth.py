@@ -19,8 +19,7 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from tests.factories import PASSWORD
-from tests.mcp.conftest import issue_token
-from tests.mcp.support import mcp_session
+from tests.mcp.support import issue_token, mcp_session
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never contacted: the handler reads the redirect
 

@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from actions.models import Invocation, InvocationStatus
-from tests.mcp.conftest import issue_token
+from tests.mcp.support import issue_token
 
 
 def run_modern(url, token, work, answer=None):

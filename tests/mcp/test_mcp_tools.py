@@ -13,8 +13,7 @@ import mcp_types as types
 from rest_framework.test import APIClient
 
 from actions.models import Consent, Invocation, InvocationStatus, PendingApproval
-from tests.mcp.conftest import issue_token
-from tests.mcp.support import mcp_session
+from tests.mcp.support import issue_token, mcp_session
 
 
 def received(api):
@@ -286,3 +285,20 @@ def test_arguments_of_the_wrong_shape_are_tool_errors(world):
         assert asked == []
     assert received(world["api"]) == []
     assert Invocation.objects.filter(channel="mcp", status="error").count() == 3
+
+
+def test_an_always_allow_the_question_did_not_offer_is_refused_by_the_runtime(world):
+    """A host answering outside the offered choices gets the runtime's refusal in its words
+    (actions.governance decides what is offered), nothing sent, nothing remembered."""
+    token = issue_token(world["member"])
+    result, asked = call(
+        world["url"], token, "createNote", {"requestBody": {"title": "x"}}, answer="always_allow"
+    )
+    assert len(asked) == 1
+    assert result.is_error is True
+    assert result.content[0].text.startswith(
+        "always_allow_not_offered: createNote is consequential"
+    )
+    result, _ = call(world["url"], token, "createNote", {"requestBody": {"title": "x"}}, answer="?")
+    assert result.is_error is True and "declined" in result.content[0].text
+    assert received(world["api"]) == [] and not Consent.objects.exists()
