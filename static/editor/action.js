@@ -255,8 +255,14 @@
     }
     // The live check knows no workspace policy: add the page's verdict on the saved domain
     // while the schema still points there, so the status never says "Valid" for a blocked host.
-    const blocked = policyProblem(verdict);
-    const errors = (verdict.errors || []).concat(blocked ? [blocked] : []);
+    // Inside a GPT the server already says it (validate with `action`/`gpt`): not twice.
+    const told = (verdict.errors || []).filter(function (p) { return p.code === "domain_not_allowed"; });
+    const blocked = told.length ? told[0] : policyProblem(verdict);
+    const errors = (verdict.errors || []).concat(blocked && !told.length ? [blocked] : []);
+    // Only the policy stands in the way: the schema itself is fine, so say "Not allowed".
+    const onlyPolicy = errors.length > 0 && errors.every(function (p) {
+      return p.code === "domain_not_allowed" || p === blocked;
+    });
     const warnings = verdict.warnings || [];
     const codes = errors.map(function (p) { return p.code; });
     if (codes.indexOf("swagger_2") !== -1) offerConversion();
@@ -269,7 +275,7 @@
     renderProblems(errorList, errorBlock, errors, "error");
     renderProblems(warningList, warningBlock, warnings, "warning");
     const warningText = warnings.length ? " · " + plural(warnings.length, "warning") : "";
-    if (verdict.valid && blocked) {
+    if (blocked && (verdict.valid || onlyPolicy)) {
       setStatus("Not allowed: " + blocked.message + warningText, "invalid");
       renderOperations(verdict.operations || []);
     } else if (verdict.valid) {
