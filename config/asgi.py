@@ -16,6 +16,7 @@ django_application = get_asgi_application()
 
 def build_application():
     """A fresh application (one MCP session manager each: the SDK runs a manager only once)."""
+    # App code is imported once Django is set up (get_asgi_application above did it).
     from mcp_gateway.server import McpEndpoint
 
     mcp = McpEndpoint()

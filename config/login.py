@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from axes.backends import AxesBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_parameters, get_client_username
+from axes.models import AccessAttempt
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -101,8 +102,6 @@ class ThrottleHandler(AxesDatabaseHandler):
         return max(counts)
 
     def reset_user_attempts(self, request, credentials=None) -> int:
-        from axes.models import AccessAttempt
-
         username = get_client_username(request, credentials)
         count, _ = AccessAttempt.objects.filter(username=username).delete()
         return count

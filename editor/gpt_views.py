@@ -21,6 +21,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods
 
 from actions.selectors import actions_blocked_by_policy
+from actions.services import gpt_duplicate
 from api.permissions import EDIT, requires_access
 from gpts.catalogue import (
     APPS,
@@ -32,7 +33,7 @@ from gpts.catalogue import (
 )
 from gpts.models import GPT, Visibility
 from gpts.selectors import actions_unavailable_reason, gpt_access_for_member, gpt_list_for_user
-from gpts.services import gpt_create, gpt_delete, gpt_duplicate, gpt_update
+from gpts.services import gpt_create, gpt_delete, gpt_update
 from kernel.errors import RuleViolation
 from mcp_gateway.access import mcp_url
 from workspaces.models import BUILDER_ROLES

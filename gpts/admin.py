@@ -13,9 +13,9 @@ from django.db import transaction
 from django.db.models import Count
 
 from actions.models import Action
-from actions.services import action_delete
+from actions.services import action_delete, gpt_move
 from gpts.models import GPT
-from gpts.services import EDITABLE_FIELDS, gpt_create, gpt_delete, gpt_move, gpt_update
+from gpts.services import EDITABLE_FIELDS, gpt_create, gpt_delete, gpt_update
 from workspaces.admin_scoping import (
     CascadeThroughServiceMixin,
     RefusalAsMessageMixin,

@@ -1,21 +1,16 @@
-"""Writes to GPTs, with the product rules: models, visibility, apps XOR actions, and a GPT
-staying in one workspace with its actions (moving it moves them, in one transaction).
+"""Writes to GPTs, with the product rules: models, visibility, apps XOR actions.
 
-A duplicate is made through `gpt_create` and `actions.services.action_create`, not by copying
-rows: the copy passes every rule a builder's own saves pass (the domain policy as it is now,
-models, operation ids) and leaves the same audit trail.
+What changes a GPT together with its actions (duplicating it, moving it to another workspace)
+lives in `actions.services`: actions know GPTs, GPTs do not know actions.
 """
 
 from django.db import transaction
 
-from actions.models import Action, AuthType, ConnectedAccount, Consent, Invocation, SchemaImport
 from gpts.catalogue import APPS_BY_KEY, MODELS_BY_KEY, default_model, model_labels, models_for
 from gpts.models import GPT, PUBLIC_VISIBILITIES, Visibility
 from kernel.errors import RuleViolation
 from workspaces.audit import audit_record
-from workspaces.domains import DomainError, DomainNotAllowed, host_from_url
-from workspaces.models import ADMIN_ROLES, BUILDER_ROLES, AuditKind, Membership, Workspace
-from workspaces.policy import domain_check
+from workspaces.models import BUILDER_ROLES, AuditKind, Membership, Workspace
 
 EDITABLE_FIELDS = (
     "name",
@@ -185,177 +180,3 @@ def gpt_delete(*, gpt: GPT, acting_user) -> None:
         },
     )
     gpt.delete()
-
-
-COPY_PREFIX = "Copy of "
-
-
-@transaction.atomic
-def gpt_duplicate(*, gpt: GPT, acting_user) -> GPT:
-    """A copy of `gpt` in its workspace, owned by `acting_user` and visible only to them, with a
-    copy of every action (schema, authentication, privacy policy URL).
-
-    Only someone who may edit the GPT copies it: the copy carries its actions' stored secrets,
-    which only such a person may already put to use. Every action goes through `action_create`,
-    so a rule that now refuses one of them (the allowlist changed, a model lost actions) refuses
-    the whole copy, and nothing is left half made. Users' connections and approvals are theirs
-    and are not copied.
-    """
-    from actions import services as action_services  # actions imports gpts, not the reverse
-
-    source = GPT.objects.select_for_update().select_related("workspace").get(pk=gpt.pk)
-    role = (
-        Membership.objects.filter(workspace=source.workspace, user=acting_user)
-        .values_list("role", flat=True)
-        .first()
-    )
-    may_edit = role in ADMIN_ROLES or (
-        role in BUILDER_ROLES and source.created_by_id == acting_user.pk
-    )
-    if not (may_edit or acting_user.is_superuser):
-        raise RuleViolation(
-            "permission_denied",
-            "Only the GPT's builder, admins and owners duplicate it.",
-            status=403,
-        )
-    name = (COPY_PREFIX + source.name)[: LIMITS["name"]]
-    copy = gpt_create(
-        workspace=source.workspace,
-        acting_user=acting_user,
-        name=name,
-        description=source.description,
-        instructions=source.instructions,
-        model=source.model,
-        apps=list(source.apps),
-    )
-    actions = list(Action.objects.filter(gpt=source).order_by("id"))
-    for action in actions:
-        action_services.action_create(
-            gpt=copy,
-            acting_user=acting_user,
-            schema=action.schema,
-            auth=_auth_of(action),
-            privacy_policy_url=action.privacy_policy_url,
-        )
-    audit_record(
-        workspace=source.workspace,
-        actor=acting_user,
-        kind=AuditKind.GPT_DUPLICATED,
-        target=copy.name,
-        before={"id": source.pk, "name": source.name},
-        after={"id": copy.pk, "name": copy.name, "actions": [a.domain for a in actions]},
-    )
-    return copy
-
-
-def _auth_of(action: Action) -> dict:
-    """The AUTH object of the API contract that recreates `action`'s authentication."""
-    if action.auth_type == AuthType.API_KEY:
-        return {
-            "type": AuthType.API_KEY,
-            "api_key": action.api_key,
-            "auth_type": action.api_key_auth_type,
-            "custom_header": action.custom_header,
-        }
-    if action.auth_type == AuthType.OAUTH:
-        return {
-            "type": AuthType.OAUTH,
-            "client_id": action.oauth_client_id,
-            "client_secret": action.oauth_client_secret,
-            "authorization_url": action.authorization_url,
-            "token_url": action.token_url,
-            "revocation_url": action.revocation_url,
-            "scope": action.scope,
-            "token_exchange_method": action.token_exchange_method,
-        }
-    return {"type": AuthType.NONE}
-
-
-def _administers(workspace: Workspace, user) -> bool:
-    if user is None or user.is_superuser:
-        return True  # the operator (a superuser, or a management command)
-    role = (
-        Membership.objects.filter(workspace=workspace, user=user)
-        .values_list("role", flat=True)
-        .first()
-    )
-    return role in ADMIN_ROLES
-
-
-def _check_actions_allowed_in(workspace: Workspace, actions) -> None:
-    """The target workspace's domain policy must allow every host the actions reach, exactly
-    as a schema save in that workspace would require."""
-    for action in actions:
-        hosts = [("server", action.domain)] if action.domain else []
-        for label, url in (
-            ("OAuth authorization URL", action.authorization_url),
-            ("OAuth token URL", action.token_url),
-        ):
-            if url:
-                try:
-                    hosts.append((label, host_from_url(url)))
-                except DomainError:
-                    continue  # saved before the check existed; the call is refused anyway
-        for label, host in hosts:
-            try:
-                domain_check(workspace=workspace, host=host)
-            except DomainNotAllowed as exc:
-                raise RuleViolation(
-                    "domain_not_allowed",
-                    f"{workspace.name} does not allow the {label} {host} of an action of "
-                    f"this GPT: {exc.detail}",
-                    status=403,
-                    field="workspace",
-                    domain=host,
-                ) from None
-
-
-@transaction.atomic
-def gpt_move(*, gpt: GPT, workspace: Workspace, acting_user) -> GPT:
-    """Move a GPT to another workspace, together with its actions and everything they left
-    (imports, connections, approvals, invocations): every row keeps the workspace of its GPT,
-    so no tenant keeps editing, or reading, what now belongs to another.
-
-    The actor must administer both workspaces; the target's domain policy must allow the
-    actions' hosts. Audited in both workspaces.
-    """
-    gpt = GPT.objects.select_for_update().select_related("workspace").get(pk=gpt.pk)
-    source = gpt.workspace
-    target = Workspace.objects.select_for_update().get(pk=workspace.pk)
-    if source.pk == target.pk:
-        return gpt
-    if not (_administers(source, acting_user) and _administers(target, acting_user)):
-        raise RuleViolation(
-            "permission_denied",
-            "Only an admin or owner of both workspaces moves a GPT between them.",
-            status=403,
-            field="workspace",
-        )
-    actions = list(Action.objects.filter(gpt=gpt).order_by("id"))
-    _check_actions_allowed_in(target, actions)
-    # The GPT first: on PostgreSQL its composite foreign keys cascade the new workspace to
-    # the dependent rows; the updates below make the same change where they do not (SQLite).
-    gpt.workspace = target
-    gpt.save(update_fields=["workspace", "updated_at"])
-    Action.objects.filter(gpt=gpt).update(workspace=target)
-    SchemaImport.objects.filter(action__gpt=gpt).update(workspace=target)
-    for model in (ConnectedAccount, Consent, Invocation):
-        model.objects.filter(gpt=gpt).update(workspace=target)
-    moved = {"gpt": gpt.name, "actions": [a.domain for a in actions]}
-    audit_record(
-        workspace=source,
-        actor=acting_user,
-        kind=AuditKind.GPT_MOVED_OUT,
-        target=gpt.name,
-        before={"workspace": source.slug, **moved},
-        after={"workspace": target.slug},
-    )
-    audit_record(
-        workspace=target,
-        actor=acting_user,
-        kind=AuditKind.GPT_MOVED_IN,
-        target=gpt.name,
-        before={"workspace": source.slug},
-        after={"workspace": target.slug, **moved},
-    )
-    return gpt

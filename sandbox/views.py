@@ -11,6 +11,7 @@ from functools import wraps
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
+from oauth2_provider.oauth2_backends import get_oauthlib_core
 
 from sandbox.models import Todo
 from sandbox.openapi import todo_openapi_document
@@ -62,7 +63,6 @@ def _problem(status: int, error: str, detail: str, *, challenge: str | None = No
 def todos_protected(view):
     """Let the request through only with a valid access token carrying the todos scope
     (RFC 6750 answers: 401 invalid_token, 403 insufficient_scope)."""
-    from oauth2_provider.oauth2_backends import get_oauthlib_core
 
     @csrf_exempt
     @wraps(view)

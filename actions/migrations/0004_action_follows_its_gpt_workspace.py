@@ -3,7 +3,7 @@ is in its GPT's workspace, and the database refuses anything else.
 
 On PostgreSQL composite foreign keys carry the rule: (gpt_id, workspace_id) references
 gpts_gpt (id, workspace_id), and a schema import's (action_id, workspace_id) references
-actions_action (id, workspace_id). ON UPDATE CASCADE makes a GPT's move (gpts.services.gpt_move)
+actions_action (id, workspace_id). ON UPDATE CASCADE makes a GPT's move (actions.services.gpt_move)
 carry its rows along; a raw update that separates a row from its GPT's workspace is an
 IntegrityError. SQLite (development runs) keeps the service's check only. Rows that already
 disagree are first moved to their GPT's workspace, since the GPT is the record of ownership.

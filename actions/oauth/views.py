@@ -6,6 +6,8 @@ sentence the user can act on; nothing here lets a provider's or a user's input r
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -44,7 +46,6 @@ def error_page(request: HttpRequest, error: OAuthFlowError) -> HttpResponse:
     if error.action is not None and error.code not in {"not_oauth", "domain_not_allowed"}:
         retry_url = f"/actions/{error.action.pk}/oauth/start"
         if error.return_to:
-            from urllib.parse import urlencode
 
             retry_url += "?" + urlencode({"next": error.return_to})
     return render(

@@ -24,11 +24,20 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from actions.openapi import memo
 from actions.openapi.compat import tolerate
-from actions.openapi.detect import Operation, detect_operations
-from actions.openapi.fixes import materialize
-from actions.openapi.parsing import ParsedDocument, gc_paused, max_bytes_default, parse
+from actions.openapi.detect import Operation, detect_operations, iter_operations
+from actions.openapi.fixes import _parent, materialize
+from actions.openapi.locate import locate_json, locate_yaml
+from actions.openapi.parsing import (
+    ParsedDocument,
+    _count_nodes,
+    gc_paused,
+    max_bytes_default,
+    parse,
+)
 from actions.openapi.problems import ERROR, WARNING, Problem, SchemaParseError
 from actions.openapi.refs import LocalResolver, ref_problems
 from actions.openapi.rules import (
@@ -39,6 +48,7 @@ from actions.openapi.rules import (
     product_problems,
     server_urls,
 )
+from actions.openapi.spans import mappings
 from actions.openapi.spec_checks import spec_problems
 
 logger = logging.getLogger(__name__)
@@ -218,7 +228,6 @@ def placed_problems(
 ) -> list[Problem]:
     """(message, pointer, code) → errors with the line and column of their pointer in `text`
     (for problems found outside the engine, such as the workspace's rules)."""
-    from actions.openapi.locate import locate_json, locate_yaml
 
     finder = locate_json if fmt == "json" else locate_yaml
     found = finder(text, [pointer for _, pointer, _ in problems]) if fmt else {}
@@ -232,7 +241,6 @@ def placed_problems(
 
 def _local_hosts_default() -> bool:
     try:
-        from django.conf import settings
 
         if settings.configured:
             return bool(getattr(settings, "ACTION_DOMAIN_ALLOW_IP_LITERALS", False))
@@ -363,13 +371,11 @@ def _has_ref(node: Any) -> bool:
 
 
 def _count_operations(document: dict, resolver: LocalResolver):
-    from actions.openapi.detect import iter_operations
 
     return iter_operations(document, resolver)
 
 
 def _weight(operation: Operation) -> int:
-    from actions.openapi.parsing import _count_nodes
 
     return (
         1 + _count_nodes(operation.parameters, 10**9) + _count_nodes(operation.request_body, 10**9)
@@ -377,7 +383,6 @@ def _weight(operation: Operation) -> int:
 
 
 def _weight_of(node: Any) -> int:
-    from actions.openapi.parsing import _count_nodes
 
     return _count_nodes(node, 10**9)
 
@@ -479,8 +484,6 @@ def _place_focus(parsed: ParsedDocument, problems: list[Problem]) -> None:
     pointer (a placeholder inside a URL), where the text has it."""
     if not problems:
         return
-    from actions.openapi.fixes import _parent
-    from actions.openapi.spans import mappings
 
     parents = {problem.pointer: _parent(problem.pointer) for problem in problems if problem.pointer}
     spans = mappings(parsed.text, parsed.format, sorted({p for p, _ in parents.values()}))

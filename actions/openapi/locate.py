@@ -26,6 +26,9 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+from actions.openapi.loaders import CONSTRUCT as _CONSTRUCT
+from actions.openapi.loaders import CLoader as _CLoader
+from actions.openapi.loaders import PyLoader as _PyLoader
 from actions.openapi.problems import split_pointer
 
 Position = tuple[int, int]
@@ -152,7 +155,6 @@ def _to_positions(text: str, offsets: dict[tuple[str, ...], int]) -> dict:
 
 
 def locate_yaml(text: str, pointers: list[str]) -> dict[str, Position | None]:
-    from actions.openapi.parsing import _CLoader, _PyLoader
 
     trie = _build_trie(pointers)
     found: dict[tuple[str, ...], Position] = {}
@@ -189,7 +191,6 @@ def _key_text(loader_cls, event) -> str:
         return value
     for tag, regexp in loader_cls.yaml_implicit_resolvers.get(value[:1], ()):
         if regexp.match(value):
-            from actions.openapi.parsing import _CONSTRUCT
 
             construct = _CONSTRUCT.get(tag)
             if construct is None:

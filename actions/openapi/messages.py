@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jsonschema.exceptions import best_match
+
 MAX_SHOWN = 60
 
 
@@ -239,7 +241,6 @@ def _py_details(error: Any) -> dict:
 
 def describe_py(error: Any) -> tuple[str, list]:
     """(sentence, relative path) for a python-jsonschema error."""
-    from jsonschema.exceptions import best_match
 
     chosen = error
     for _ in range(8):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import yaml
+from django.conf import settings
 from yaml.events import (
     AliasEvent,
     DocumentEndEvent,
@@ -35,7 +36,22 @@ from yaml.events import (
     StreamStartEvent,
 )
 
-from actions.openapi.problems import WARNING, Problem, SchemaParseError, escape_pointer_part
+from actions.openapi.loaders import CONSTRUCT as _CONSTRUCT
+from actions.openapi.loaders import MAP as _MAP
+from actions.openapi.loaders import MERGE as _MERGE
+from actions.openapi.loaders import SEQ as _SEQ
+from actions.openapi.loaders import STR as _STR
+from actions.openapi.loaders import TIMESTAMP as _TIMESTAMP
+from actions.openapi.loaders import CLoader as _CLoader
+from actions.openapi.loaders import PyLoader as _PyLoader
+from actions.openapi.locate import locate_json, locate_yaml
+from actions.openapi.problems import (
+    WARNING,
+    Problem,
+    SchemaParseError,
+    escape_pointer_part,
+    split_pointer,
+)
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 # Real documents nest 30 levels at most (Sentry, PagerDuty); validators recurse per level.
@@ -86,48 +102,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # A document opening with `[` or `{"`: meant as JSON (YAML flow style rarely quotes keys).
 _LOOKS_LIKE_JSON = re.compile(r'\s*(\[|\{\s*(\}|"))')
 
-_TAG = "tag:yaml.org,2002:"
-_STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
-_TIMESTAMP, _MERGE, _MAP, _SEQ = (_TAG + t for t in ("timestamp", "merge", "map", "seq"))
-
-
-def _without_timestamps(table: dict) -> dict:
-    return {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
-        for first, resolvers in table.items()
-    }
-
-
-_CSafeLoader = getattr(yaml, "CSafeLoader", None)
-if _CSafeLoader is not None:
-
-    class _CLoader(_CSafeLoader):  # type: ignore[misc,valid-type]
-        """libyaml's parser; our builder does the composing (see module docstring)."""
-
-        yaml_implicit_resolvers = _without_timestamps(
-            _CSafeLoader.yaml_implicit_resolvers  # type: ignore[union-attr]  # the branch checked it
-        )
-
-else:  # pragma: no cover - PyYAML built without libyaml
-    _CLoader = None  # type: ignore[assignment,misc]
-
-
-class _PyLoader(yaml.SafeLoader):
-    """Pure-Python parser: used when libyaml is missing or rejects valid text (see below)."""
-
-    yaml_implicit_resolvers = _without_timestamps(yaml.SafeLoader.yaml_implicit_resolvers)
-
-
-# Scalar conversion is PyYAML's own code, so values are exactly what yaml.safe_load gives.
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
-_CONSTRUCT = {
-    _INT: _CONSTRUCTOR.construct_yaml_int,
-    _FLOAT: _CONSTRUCTOR.construct_yaml_float,
-    _BOOL: _CONSTRUCTOR.construct_yaml_bool,
-    _NULL: _CONSTRUCTOR.construct_yaml_null,
-}
-
-
 @dataclass
 class ParsedDocument:
     """A parsed schema: the `document` dict, its `format` and `text`, and where things are.
@@ -149,7 +123,6 @@ class ParsedDocument:
     def locate(self, pointers: Iterable[str]) -> dict[str, tuple[int, int] | None]:
         """(line, column), 1-based, of each JSON pointer; the nearest existing parent if the
         pointer itself is not in the text (a missing key); None if nothing can be placed."""
-        from actions.openapi.locate import locate_json, locate_yaml
 
         pointers = list(pointers)
         wanted = [p for p in dict.fromkeys(pointers) if p not in self._positions]
@@ -163,7 +136,6 @@ class ParsedDocument:
     def _locate_from_marks(self, pointers: list[str]) -> list[str]:
         """Place pointers with the positions recorded while parsing YAML; return the ones
         that need the slow way (through an alias or a merge key)."""
-        from actions.openapi.problems import split_pointer
 
         assert self.marks is not None  # the caller checked it
         rest = []
@@ -245,7 +217,6 @@ _gc_was_enabled = True
 def max_bytes_default() -> int:
     """`settings.SCHEMA_MAX_BYTES` when Django is configured, else 5 MB."""
     try:
-        from django.conf import settings
 
         if settings.configured:
             return int(getattr(settings, "SCHEMA_MAX_BYTES", DEFAULT_MAX_BYTES))
@@ -469,7 +440,6 @@ def _has_lone_surrogate(value: str) -> bool:
 
 
 def _surrogate_problem(text: str, pointer: str, value: str) -> None:
-    from actions.openapi.locate import locate_json
 
     line, column = locate_json(text, [pointer]).get(pointer) or (None, None)
     raise SchemaParseError(

@@ -28,6 +28,8 @@ from jsonschema import validators as jsonschema_validators
 from jsonschema._utils import extras_msg
 from jsonschema.exceptions import ValidationError
 
+from actions.openapi.problems import escape_pointer_part
+
 _MAX_MEM = 8 << 20  # bytes of compiled program per pattern; more fails to compile → unchecked
 _CACHE_SIZE = 1024
 _UNSUPPORTED = object()
@@ -83,7 +85,6 @@ def unsupported_patterns(schema: Any) -> Iterator[tuple[str, str]]:
         yield "/pattern", pattern
     properties = schema.get("patternProperties")
     if type(properties) is dict:
-        from actions.openapi.problems import escape_pointer_part
 
         for key in properties:
             if isinstance(key, str) and compile_linear(key) is None:

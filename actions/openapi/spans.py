@@ -27,6 +27,9 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+from actions.openapi.loaders import CLoader as _CLoader
+from actions.openapi.loaders import PyLoader as _PyLoader
+from actions.openapi.locate import _key_text
 from actions.openapi.problems import split_pointer
 
 _WS = " \t\n\r"
@@ -132,8 +135,6 @@ class _JsonWalk:
 
 
 def _yaml_walk(text, prefixes, wanted, found) -> None:
-    from actions.openapi.locate import _key_text
-    from actions.openapi.parsing import _CLoader, _PyLoader
 
     loader_cls: type = _CLoader if _CLoader is not None else _PyLoader
     loader = loader_cls(text)

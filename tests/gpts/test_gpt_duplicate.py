@@ -1,12 +1,11 @@
-"""gpts.services.gpt_duplicate: a copy made through the services, so every rule and the audit
+"""actions.services.gpt_duplicate: a copy made through the services, so every rule and the audit
 apply; refused whole when one of them refuses, never half made (issue 17.5)."""
 
 import pytest
 
 from actions.models import Action, AuthType, ConnectedAccount, Consent
-from actions.services import action_create
+from actions.services import action_create, gpt_duplicate
 from gpts.models import GPT, Visibility
-from gpts.services import gpt_duplicate
 from kernel.errors import RuleViolation
 from tests.api.conftest import weather_schema
 from tests.factories import add_member, make_gpt, make_workspace
