@@ -24,27 +24,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from actions.openapi.compat import SCHEMA_FIELDS
 from actions.openapi.parsing import parse
 from actions.openapi.select import dump
 
-_SCHEMA_KEYS = (
-    "type",
-    "format",
-    "items",
-    "default",
-    "enum",
-    "maximum",
-    "exclusiveMaximum",
-    "minimum",
-    "exclusiveMinimum",
-    "maxLength",
-    "minLength",
-    "pattern",
-    "maxItems",
-    "minItems",
-    "uniqueItems",
-    "multipleOf",
-)
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 _FLOWS = {
     "implicit": "implicit",
@@ -114,7 +97,8 @@ class _Converter:
     # parameters
 
     def simple_schema(self, parameter: dict) -> dict:
-        schema = {k: parameter[k] for k in _SCHEMA_KEYS if k in parameter}
+        # In the document's own order, so the converted text reads like the original.
+        schema = {k: v for k, v in parameter.items() if k in SCHEMA_FIELDS}
         return self.schema(schema)
 
     def parameter(self, parameter: dict, where: str) -> dict:
