@@ -4,12 +4,17 @@ which actions the workspace's domain policy blocks now."""
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 
 from actions.governance import exportable_filter
 from actions.models import Action, Consent, Operation, SchemaImport
-from gpts.selectors import gpt_list_for_chat, gpt_list_for_user, gpt_role_can_edit
+from gpts.selectors import (
+    gpt_list_for_chat,
+    gpt_list_for_user,
+    gpt_role_can_edit,
+    gpt_visible_with_role,
+)
 from workspaces.domains import DomainError, DomainPolicy, host_from_url
 from workspaces.models import Workspace
 from workspaces.policy import domain_policy_snapshot
@@ -18,6 +23,15 @@ from workspaces.selectors import Access, role_subquery
 
 def action_list_for_user(*, user):
     return Action.objects.filter(gpt__in=gpt_list_for_user(user=user))
+
+
+def action_ids_by_gpt(*, gpt_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The ids of each GPT's actions, in order; GPTs without actions are missing."""
+    ids: dict[int, list[int]] = {}
+    rows = Action.objects.filter(gpt_id__in=list(gpt_ids)).order_by("gpt_id", "id")
+    for gpt_id, action_id in rows.values_list("gpt_id", "id"):
+        ids.setdefault(gpt_id, []).append(action_id)
+    return ids
 
 
 def action_get_for_member(*, action_id, user) -> Action:
@@ -36,17 +50,22 @@ def action_access_for_member(*, action_id, user) -> Access[Action]:
     """The action (GPT, workspace and operations loaded) and what the caller may do with it:
     whoever may edit its GPT may edit the action. One query plus the operations; 404 for an
     action the caller may not see."""
+    if not user.is_authenticated:
+        raise Http404("No such action.")
     try:
         action = (
-            action_list_for_user(user=user)
-            .select_related("gpt", "workspace")
-            .annotate(caller_role=role_subquery(user=user))
-            .prefetch_related(Prefetch("operations", queryset=Operation.objects.order_by("id")))
+            Action.objects.select_related("gpt", "workspace")
+            .annotate(caller_role=role_subquery(user=user, workspace_ref="gpt__workspace_id"))
             .get(pk=action_id)
         )
     except (Action.DoesNotExist, ValueError, TypeError):
         raise Http404("No such action.") from None
     role = action.caller_role
+    if not gpt_visible_with_role(gpt=action.gpt, user=user, role=role):
+        raise Http404("No such action.")
+    prefetch_related_objects(
+        [action], Prefetch("operations", queryset=Operation.objects.order_by("id"))
+    )
     return Access(
         obj=action, role=role, can_edit=gpt_role_can_edit(gpt=action.gpt, user=user, role=role)
     )

@@ -142,9 +142,13 @@ class ApiView(APIView):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
-    def paginated(self, queryset, serializer_class, **context):
+    def paginated(self, queryset, serializer_class, prepare=None, **context):
+        """One page of `queryset` through `serializer_class`; `prepare(page)`, when given,
+        loads what the serializer reads for the page's rows."""
         paginator = Pagination()
         page: list[Any] | None = paginator.paginate_queryset(queryset, self.request, view=self)
+        if prepare is not None and page:
+            page = prepare(page)
         return paginator.get_paginated_response(
             serializer_class(page, many=True, context=context).data
         )

@@ -140,9 +140,8 @@ class GPTSerializer(serializers.Serializer):
     visibility = serializers.ChoiceField(choices=Visibility.values)
     apps = serializers.ListField(child=serializers.CharField())
     conversation_starters = serializers.ListField(child=serializers.CharField())
-    actions: serializers.Field = serializers.PrimaryKeyRelatedField(
-        many=True, read_only=True, pk_field=serializers.IntegerField()
-    )
+    # Loaded for a whole list at once (api.views.gpt_output).
+    actions = serializers.ListField(child=serializers.IntegerField(), source="action_ids")
 
 
 class GPTInputSerializer(serializers.Serializer):

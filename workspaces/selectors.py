@@ -43,10 +43,12 @@ class Access(Generic[T]):
 def role_subquery(*, user: UserLike, workspace_ref: str = "workspace_id") -> Subquery:
     """The user's role in the workspace of each row, for `.annotate(caller_role=...)`: the
     object and the caller's role then come back in one query."""
+    # `.order_by()`: (workspace, user) is unique, so Membership's default ordering (by
+    # workspace name) would only add a join to every access query.
     return Subquery(
-        Membership.objects.filter(workspace_id=OuterRef(workspace_ref), user=user).values(
-            "role"
-        )[:1]
+        Membership.objects.filter(workspace_id=OuterRef(workspace_ref), user=user)
+        .order_by()
+        .values("role")[:1]
     )
 
 
@@ -120,10 +122,18 @@ def workspace_get_for_member(*, slug: str, user: UserLike) -> tuple[Workspace, M
 def workspace_access_for_member(*, slug: str, user: UserLike) -> Access[Workspace]:
     """The workspace with `slug` (as `workspace_list_for_member` shows it) and the caller's
     role; admins and owners change its settings. 404 for strangers."""
-    workspace = workspace_list_for_member(user=user).filter(slug=slug).first()
-    if workspace is None:
+    # The workspace by its unique slug with the role beside it, rather than the member list
+    # filtered: the same answer, and this query runs on every request of a workspace's URLs.
+    workspace = None
+    if user.is_authenticated:
+        workspace = (
+            Workspace.objects.annotate(caller_role=role_subquery(user=user, workspace_ref="pk"))
+            .filter(slug=slug)
+            .first()
+        )
+    role = getattr(workspace, "caller_role", None)
+    if workspace is None or role is None:
         raise Http404("No such workspace.")
-    role = workspace.caller_role  # type: ignore[attr-defined]  # annotated by the list query
     return Access(obj=workspace, role=role, can_edit=role in ADMIN_ROLES)
 
 
