@@ -33,6 +33,7 @@ from chat.services import (
     drain,
     message_post,
 )
+from kernel.serializers import PlannedSerializer
 
 ERRORS_409 = OpenApiResponse(
     # The shared error shape (api/openapi_hooks.py declares the component).
@@ -42,7 +43,7 @@ ERRORS_409 = OpenApiResponse(
 )
 
 
-class ConversationSerializer(serializers.Serializer):
+class ConversationSerializer(PlannedSerializer):
     id = serializers.IntegerField()
     gpt = serializers.IntegerField(source="gpt_id")
     channel = serializers.ChoiceField(choices=Channel.values)
@@ -69,7 +70,7 @@ class ConversationCreateView(ApiView):
         class Meta:
             ref_name = "ConversationCreate"
 
-    class SummarySerializer(serializers.Serializer):
+    class SummarySerializer(PlannedSerializer):
         id = serializers.IntegerField()
         gpt = serializers.IntegerField(source="gpt_id")
         channel = serializers.ChoiceField(choices=Channel.values)

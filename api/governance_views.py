@@ -25,6 +25,7 @@ from actions.services import operation_set_state
 from api import serializers as shapes
 from api.base import ApiView, Pagination
 from api.permissions import EDIT
+from kernel.serializers import PlannedSerializer
 from workspaces.invitations import invitation_revoke, member_add
 from workspaces.models import Role
 from workspaces.selectors import (
@@ -43,7 +44,7 @@ ErrorBody = inline_serializer(
 LAST_OWNER = OpenApiResponse(ErrorBody, description="last_owner: a workspace keeps an owner")
 
 
-class MemberSerializer(serializers.Serializer):
+class MemberSerializer(PlannedSerializer):
     user_id = serializers.IntegerField()
     username = serializers.CharField(source="user.username")
     email = serializers.CharField(source="user.email")
@@ -54,7 +55,7 @@ class MemberSerializer(serializers.Serializer):
         ref_name = "Member"
 
 
-class InvitationSerializer(serializers.Serializer):
+class InvitationSerializer(PlannedSerializer):
     """A pending invitation; `accept_url` only in the answer that created it (only a hash of
     its token is kept)."""
 

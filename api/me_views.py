@@ -9,9 +9,10 @@ from actions.models import ConnectedAccount, ConnectionReason, ConnectionStatus
 from actions.oauth.revoke import connection_revoke
 from actions.oauth.selectors import connection_list_for_user
 from api.base import ApiView, Pagination
+from kernel.serializers import PlannedSerializer
 
 
-class ConnectedAccountSerializer(serializers.Serializer):
+class ConnectedAccountSerializer(PlannedSerializer):
     # Never a token: only what the user needs to recognise and manage the connection.
     id = serializers.IntegerField()
     gpt = serializers.IntegerField(source="gpt_id")
@@ -37,7 +38,7 @@ class ConnectedAccountSerializer(serializers.Serializer):
         return account.status_reason or None
 
 
-class RevokedSerializer(serializers.Serializer):
+class RevokedSerializer(PlannedSerializer):
     provider_notified = serializers.BooleanField(
         help_text="The provider's revocation endpoint confirmed the tokens are revoked."
     )

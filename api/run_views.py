@@ -26,6 +26,7 @@ from actions.selectors import (
 from api.base import ApiView, Pagination
 from api.serializers import StrictCharField
 from gpts.selectors import gpt_get_for_member
+from kernel.serializers import PlannedSerializer
 
 
 @extend_schema_field({"type": "string", "enum": list(CONSENT_CHOICES)})
@@ -163,7 +164,7 @@ class GPTToolsView(ApiView):
         return Response(gpt_tools(actions=callable_actions(gpt=gpt)))
 
 
-class ConsentSerializer(serializers.Serializer):
+class ConsentSerializer(PlannedSerializer):
     id = serializers.IntegerField()
     gpt = serializers.IntegerField(source="gpt_id")
     action = serializers.IntegerField(source="action_id")

@@ -28,6 +28,7 @@ from actions.models import (
 )
 from gpts.models import Visibility
 from kernel.encryption import mask_secret
+from kernel.serializers import PlannedSerializer
 from workspaces.models import ActionAccess, ApprovalMode
 
 # Input fields --------------------------------------------------------------------------------
@@ -80,7 +81,7 @@ class StrictBooleanField(serializers.BooleanField):
 # Workspaces ----------------------------------------------------------------------------------
 
 
-class ActionDomainsSerializer(serializers.Serializer):
+class ActionDomainsSerializer(PlannedSerializer):
     """Which domains the workspace's actions may call."""
 
     # Read from the workspace itself (source="*").
@@ -109,7 +110,7 @@ class ActionDomainsInputSerializer(serializers.Serializer):
         ref_name = "ActionDomainsUpdate"
 
 
-class WorkspaceSerializer(serializers.Serializer):
+class WorkspaceSerializer(PlannedSerializer):
     """A workspace and the caller's role in it."""
 
     # Reads a workspace from workspace_list_for_member, which annotates the caller's role.
@@ -130,7 +131,7 @@ class WorkspaceSerializer(serializers.Serializer):
 # GPTs ----------------------------------------------------------------------------------------
 
 
-class GPTSerializer(serializers.Serializer):
+class GPTSerializer(PlannedSerializer):
     id = serializers.IntegerField()
     workspace = serializers.SlugField(source="workspace.slug")
     name = serializers.CharField()
@@ -160,7 +161,7 @@ class GPTInputSerializer(serializers.Serializer):
     )
 
 
-class ModelSerializer(serializers.Serializer):
+class ModelSerializer(PlannedSerializer):
     key = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]  # a contract field, not Field.label
     supports_actions = serializers.BooleanField()
@@ -170,7 +171,7 @@ class ModelSerializer(serializers.Serializer):
 # Actions -------------------------------------------------------------------------------------
 
 
-class OperationFieldsSerializer(serializers.Serializer):
+class OperationFieldsSerializer(PlannedSerializer):
     operation_id = serializers.CharField()
     method = serializers.CharField()
     path = serializers.CharField()
@@ -186,7 +187,7 @@ class OperationSerializer(OperationFieldsSerializer):
     review = serializers.ChoiceField(choices=OperationReview.values)
 
 
-class TextEditSerializer(serializers.Serializer):
+class TextEditSerializer(PlannedSerializer):
     """Replace the text between two offsets (UTF-16 code units, as a textarea counts)."""
 
     start = serializers.IntegerField()
@@ -194,12 +195,12 @@ class TextEditSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
-class FixSerializer(serializers.Serializer):
+class FixSerializer(PlannedSerializer):
     label = serializers.CharField()  # type: ignore[assignment]  # a contract field, not Field.label
     edits = TextEditSerializer(many=True)
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(PlannedSerializer):
     message = serializers.CharField()
     pointer = serializers.CharField()
     line = serializers.IntegerField(allow_null=True)
@@ -215,11 +216,11 @@ class ProblemSerializer(serializers.Serializer):
         return data
 
 
-class NoAuthSerializer(serializers.Serializer):
+class NoAuthSerializer(PlannedSerializer):
     type = serializers.ChoiceField(choices=[AuthType.NONE], source="auth_type")
 
 
-class ApiKeyAuthSerializer(serializers.Serializer):
+class ApiKeyAuthSerializer(PlannedSerializer):
     type = serializers.ChoiceField(choices=[AuthType.API_KEY], source="auth_type")
     api_key_hint = serializers.SerializerMethodField(help_text="The stored API key, masked.")
     auth_type = serializers.ChoiceField(choices=ApiKeyAuthType.values, source="api_key_auth_type")
@@ -229,7 +230,7 @@ class ApiKeyAuthSerializer(serializers.Serializer):
         return mask_secret(action.api_key)
 
 
-class OAuthAuthSerializer(serializers.Serializer):
+class OAuthAuthSerializer(PlannedSerializer):
     type = serializers.ChoiceField(choices=[AuthType.OAUTH], source="auth_type")
     client_id = serializers.CharField(source="oauth_client_id")
     client_secret_hint = serializers.SerializerMethodField(
@@ -300,7 +301,7 @@ class ActionInputSerializer(serializers.Serializer):
     privacy_policy_url = StrictCharField(required=False, allow_blank=True)
 
 
-class ActionSerializer(serializers.Serializer):
+class ActionSerializer(PlannedSerializer):
     """An action: its schema, authentication (secrets only as masked hints), the operations
     detected in it, and what is wrong with it now."""
 
@@ -330,14 +331,14 @@ class ActionSerializer(serializers.Serializer):
 # Schema imports ------------------------------------------------------------------------------
 
 
-class ImportLinksSerializer(serializers.Serializer):
+class ImportLinksSerializer(PlannedSerializer):
     self = serializers.SerializerMethodField()
 
     def get_self(self, job) -> str:
         return reverse("api:import-detail", args=[job.pk])
 
 
-class SchemaImportSerializer(serializers.Serializer):
+class SchemaImportSerializer(PlannedSerializer):
     id = serializers.IntegerField()
     action = serializers.IntegerField(source="action_id")
     url = serializers.CharField()
@@ -361,7 +362,7 @@ class DetectedOperationSerializer(OperationFieldsSerializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class VerdictSerializer(serializers.Serializer):
+class VerdictSerializer(PlannedSerializer):
     valid = serializers.BooleanField()
     openapi_version = serializers.CharField(allow_null=True)
     servers = serializers.ListField(child=serializers.CharField())
@@ -370,7 +371,7 @@ class VerdictSerializer(serializers.Serializer):
     warnings = ProblemSerializer(many=True)
 
 
-class SchemaExampleSerializer(serializers.Serializer):
+class SchemaExampleSerializer(PlannedSerializer):
     key = serializers.CharField()
     title = serializers.CharField()
     format = serializers.CharField()

@@ -36,6 +36,7 @@ from gpts.models import GPT
 from gpts.selectors import gpt_access_for_member, gpt_list_for_user
 from gpts.services import gpt_create, gpt_delete, gpt_update
 from kernel.errors import RuleViolation
+from kernel.serializers import PlannedSerializer
 from workspaces.models import ActionAccess, ApprovalMode
 from workspaces.selectors import (
     workspace_access_for_member,
@@ -414,7 +415,7 @@ class SchemaSelectView(ApiView):
         class Meta:
             ref_name = "SchemaSelectInput"
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(PlannedSerializer):
         schema = serializers.CharField()
         operations = shapes.DetectedOperationSerializer(many=True)
 
@@ -444,7 +445,7 @@ class SchemaConvertView(ApiView):
 
     InputSerializer = SchemaTextSerializer
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(PlannedSerializer):
         schema = serializers.CharField()
         # "from" is a Python keyword: the field is declared below.
         notes = serializers.ListField(child=serializers.CharField())

@@ -15,6 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chat.models import Message, Role, ToolCallStatus
+from kernel.serializers import PlannedSerializer
 
 TURN_STATUSES = ["done", "consent_required", "oauth_required", "error"]
 
@@ -51,7 +52,7 @@ class ArgumentsField(serializers.Field):
             return value
 
 
-class ToolCallSerializer(serializers.Serializer):
+class ToolCallSerializer(PlannedSerializer):
     id = serializers.CharField(source="call_id", help_text="The model's id for the call.")
     operation_id = serializers.CharField()
     arguments = ArgumentsField()
@@ -69,7 +70,7 @@ class ToolCallEventSerializer(ToolCallSerializer):
     message = serializers.IntegerField(source="message_id")
 
 
-class MessageSerializer(serializers.Serializer):
+class MessageSerializer(PlannedSerializer):
     id = serializers.IntegerField()
     role = serializers.ChoiceField(choices=Role.values)
     content = serializers.CharField(allow_blank=True)
@@ -93,7 +94,7 @@ class MessageSerializer(serializers.Serializer):
         return data
 
 
-class PendingSerializer(serializers.Serializer):
+class PendingSerializer(PlannedSerializer):
     """What a stopped turn waits for (Conversation.pending, written by chat.loop)."""
 
     tool_call_id = serializers.CharField()
@@ -113,7 +114,7 @@ class PendingSerializer(serializers.Serializer):
         ref_name = "Pending"
 
 
-class TurnSerializer(serializers.Serializer):
+class TurnSerializer(PlannedSerializer):
     """How a turn stopped: chat.services.drain's result (the messages as rows)."""
 
     status = serializers.ChoiceField(choices=TURN_STATUSES)
