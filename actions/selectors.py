@@ -35,15 +35,9 @@ def action_ids_by_gpt(*, gpt_ids: Iterable[int]) -> dict[int, list[int]]:
 
 
 def action_get_for_member(*, action_id, user) -> Action:
-    try:
-        return (
-            action_list_for_user(user=user)
-            .select_related("gpt", "workspace")
-            .prefetch_related(Prefetch("operations", queryset=Operation.objects.order_by("id")))
-            .get(pk=action_id)
-        )
-    except (Action.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such action.") from None
+    """The action (GPT, workspace and operations loaded), or 404 for one the caller may not
+    see."""
+    return action_access_for_member(action_id=action_id, user=user).obj
 
 
 def action_access_for_member(*, action_id, user) -> Access[Action]:

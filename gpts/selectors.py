@@ -41,10 +41,8 @@ def gpt_visible_with_role(*, gpt: GPT, user, role: str | None) -> bool:
 
 
 def gpt_get_for_member(*, gpt_id, user) -> GPT:
-    try:
-        return gpt_list_for_user(user=user).select_related("workspace").get(pk=gpt_id)
-    except (GPT.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such GPT.") from None
+    """The GPT (workspace joined), or 404 for one the caller may not see."""
+    return gpt_access_for_member(gpt_id=gpt_id, user=user).obj
 
 
 def gpt_role_can_edit(*, gpt: GPT, user, role: str | None) -> bool:
