@@ -388,14 +388,17 @@ class ReviewAdmin(RecordAdmin):
 
 @admin.register(SchemaImport)
 class SchemaImportAdmin(RecordAdmin):
-    list_display = ["url", "action", "status", "attempts", "created_at", "finished_at"]
+    # `action` is empty on an import into a new action until it succeeds: the GPT says where.
+    list_display = ["url", "gpt", "action", "status", "attempts", "created_at", "finished_at"]
     list_filter = ["status", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["url"]
-    list_select_related = ["action"]
+    list_select_related = ["action", "gpt"]
     readonly_fields = [
+        "gpt",
         "action",
         "workspace",
         "url",
+        "privacy_policy_url",
         "requested_by",
         "status",
         "error",

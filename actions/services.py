@@ -203,6 +203,27 @@ def _check_gpt_accepts_actions(gpt: GPT) -> None:
         )
 
 
+PRIVACY_POLICY_REQUIRED = "A GPT shared publicly needs a privacy policy URL on every action."
+
+
+def _check_privacy_policy(gpt: GPT, url: str) -> None:
+    if not url and gpt.visibility in PUBLIC_VISIBILITIES:
+        raise RuleViolation(
+            "privacy_policy_required", PRIVACY_POLICY_REQUIRED, field="privacy_policy_url"
+        )
+
+
+def new_action_check(*, gpt: GPT, privacy_policy_url: str = "") -> str:
+    """Refuse what would refuse any new action of `gpt`, whatever its schema (apps, a model
+    without actions, a public GPT and no privacy policy URL); the cleaned privacy policy URL
+    otherwise. An import into a new action asks this before it queues the job, so a request
+    bound to fail is a 400 at once; `action_create` asks it again when the job saves."""
+    _check_gpt_accepts_actions(gpt)
+    cleaned = clean_privacy_policy_url(privacy_policy_url)
+    _check_privacy_policy(gpt, cleaned)
+    return cleaned
+
+
 @transaction.atomic
 def action_create(
     *,
@@ -287,18 +308,9 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
 
     if privacy_policy_url is not None:
         action.privacy_policy_url = clean_privacy_policy_url(privacy_policy_url)
-        if not action.privacy_policy_url and gpt.visibility in PUBLIC_VISIBILITIES:
-            raise RuleViolation(
-                "privacy_policy_required",
-                "A GPT shared publicly needs a privacy policy URL on every action.",
-                field="privacy_policy_url",
-            )
-    elif creating and gpt.visibility in PUBLIC_VISIBILITIES:
-        raise RuleViolation(
-            "privacy_policy_required",
-            "A GPT shared publicly needs a privacy policy URL on every action.",
-            field="privacy_policy_url",
-        )
+        _check_privacy_policy(gpt, action.privacy_policy_url)
+    elif creating:
+        _check_privacy_policy(gpt, "")
 
     if auth_values is not None:
         for field, value in auth_values.items():
@@ -648,7 +660,7 @@ def gpt_move(*, gpt: GPT, workspace: Workspace, acting_user) -> GPT:
     gpt.workspace = target
     gpt.save(update_fields=["workspace", "updated_at"])
     Action.objects.filter(gpt=gpt).update(workspace=target)
-    SchemaImport.objects.filter(action__gpt=gpt).update(workspace=target)
+    SchemaImport.objects.filter(gpt=gpt).update(workspace=target)
     for model in (ConnectedAccount, Consent, Invocation):
         model.objects.filter(gpt=gpt).update(workspace=target)
     moved = {"gpt": gpt.name, "actions": [a.domain for a in actions]}

@@ -183,7 +183,9 @@ def test_api_and_editor_never_move_a_gpt(client, world, entry):
 
 def test_admin_moves_a_gpt_with_its_actions_and_their_rows(client, world):
     gpt, action, user = world["gpt"], world["action"], make_user()
-    SchemaImport.objects.create(action=action, workspace=world["acme"], url="https://a.test/s")
+    SchemaImport.objects.create(
+        action=action, gpt=gpt, workspace=world["acme"], url="https://a.test/s"
+    )
     ConnectedAccount.objects.create(
         user=user, action=action, gpt=gpt, workspace=world["acme"], access_token="t"
     )
@@ -433,7 +435,7 @@ def test_a_raw_update_separating_a_row_from_its_gpt_is_refused(world, model):
     rows = {
         Action: lambda: action,
         SchemaImport: lambda: SchemaImport.objects.create(
-            action=action, workspace=world["acme"], url="https://a.test/s"
+            action=action, gpt=gpt, workspace=world["acme"], url="https://a.test/s"
         ),
         ConnectedAccount: lambda: ConnectedAccount.objects.create(
             user=user, action=action, gpt=gpt, workspace=world["acme"], access_token="t"
@@ -453,8 +455,19 @@ def test_a_raw_update_separating_a_row_from_its_gpt_is_refused(world, model):
 @postgres_only
 def test_a_raw_update_of_the_gpt_carries_its_rows_along(world):
     SchemaImport.objects.create(
-        action=world["action"], workspace=world["acme"], url="https://a.test/s"
+        action=world["action"], gpt=world["gpt"], workspace=world["acme"], url="https://a.test/s"
     )
     GPT.objects.filter(pk=world["gpt"].pk).update(workspace=world["globex"])
     assert Action.objects.get(pk=world["action"].pk).workspace == world["globex"]
     assert SchemaImport.objects.get().workspace == world["globex"]
+
+
+@postgres_only
+def test_an_import_into_a_new_action_is_held_in_its_gpts_workspace(world):
+    job = SchemaImport.objects.create(
+        gpt=world["gpt"], workspace=world["acme"], url="https://a.test/s"
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SchemaImport.objects.filter(pk=job.pk).update(workspace=world["globex"])
+    GPT.objects.filter(pk=world["gpt"].pk).update(workspace=world["globex"])
+    assert SchemaImport.objects.get(pk=job.pk).workspace == world["globex"]

@@ -95,6 +95,7 @@ def meaningful_bodies(world) -> dict[str, list[object]]:
     return {
         "actions_operations_run_create": run,
         "actions_imports_create": [{"url": f"http://127.0.0.1:{world.port}/openapi.json"}],
+        "gpts_imports_create": [{"url": f"http://127.0.0.1:{world.port}/openapi.json"}],
         "actions_partial_update": [
             {"privacy_policy_url": "https://example.com/p"},
             {"auth": {"type": "api_key", "api_key": "k-123456789", "auth_type": "custom"}},
