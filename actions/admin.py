@@ -65,7 +65,8 @@ class SecretInput(forms.PasswordInput):
 
 class ActionAdminForm(forms.ModelForm):
     """Edits authentication and the privacy policy URL through `action_update`, so the admin
-    obeys the same rules (and writes the same audit rows) as the editor and the API. The
+    obeys the same rules (and writes the same audit rows) as the editor and the API: an action
+    saved without a schema (before the rule) is refused here too, until it gets one. The
     schema is changed in the editor, where its verdict is shown."""
 
     class Meta:

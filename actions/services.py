@@ -203,7 +203,17 @@ def _check_gpt_accepts_actions(gpt: GPT) -> None:
         )
 
 
+SCHEMA_REQUIRED = (
+    "Add a schema before saving: paste one, import it from a URL, or start from an example."
+)
 PRIVACY_POLICY_REQUIRED = "A GPT shared publicly needs a privacy policy URL on every action."
+
+
+def _check_schema_present(text: str) -> None:
+    # An action without a schema does nothing; stored, it is only clutter (an empty action
+    # left by each failed import used to pile up), so every door refuses to save one.
+    if not text.strip():
+        raise RuleViolation("schema_required", SCHEMA_REQUIRED, field="schema")
 
 
 def _check_privacy_policy(gpt: GPT, url: str) -> None:
@@ -233,6 +243,8 @@ def action_create(
     auth: dict | None = None,
     privacy_policy_url: str = "",
 ) -> Action:
+    """A new action of `gpt`; refused without a schema (`schema_required`), and by every
+    rule a schema save obeys."""
     gpt = GPT.objects.select_for_update(of=("self",)).select_related("workspace").get(pk=gpt.pk)
     _check_gpt_accepts_actions(gpt)
     action = Action(gpt=gpt, workspace=gpt.workspace)
@@ -270,14 +282,14 @@ def action_update(
 
 def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, creating) -> Action:  # noqa: C901 - the whole save validated before anything is written, in one place
     gpt = action.gpt
+    _check_schema_present(action.schema if schema is None else schema)
     before_auth = None if creating else auth_snapshot(action)
     before_grant = None if creating else grant_snapshot(action)
+    # A schema is present (checked above): a new one is validated whole, else the stored stays.
     checked = None
-    if schema is not None and schema.strip():
+    if schema is not None:
         checked = check_schema(gpt=gpt, text=schema, action=None if creating else action)
-    elif schema is not None:
-        schema = ""
-    server_host = checked.domain if checked else (action.domain if schema is None else "")
+    server_host = checked.domain if checked else action.domain
 
     auth_values = None
     if auth is not None:
@@ -294,13 +306,11 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
         oauth_urls_match_server(auth_snapshot(action), server_host)
 
     if auth_values is not None or checked is not None:
-        operations: Any
-        if checked is not None:
-            operations = checked.verdict.operations
-        elif schema is None and action.pk is not None:
-            operations = action.operations.all()  # the schema stays: its operations do too
-        else:
-            operations = []
+        operations: Any = (
+            checked.verdict.operations
+            if checked is not None
+            else action.operations.all()  # the schema stays: its operations do too
+        )
         header_parameters_clear_of_auth(
             auth_header_name(auth_values if auth_values is not None else auth_snapshot(action)),
             operations,
@@ -315,20 +325,18 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
     if auth_values is not None:
         for field, value in auth_values.items():
             setattr(action, field, value)
-    if schema is not None:
+    if checked is not None:
         action.schema = schema
-        action.domain = (checked.domain or "") if checked else ""
-        action.schema_format = (checked.verdict.format or "") if checked else ""
-        action.openapi_version = (checked.verdict.openapi_version or "") if checked else ""
+        action.domain = checked.domain
+        action.schema_format = checked.verdict.format or ""
+        action.openapi_version = checked.verdict.openapi_version or ""
         action.errors = []
-        action.warnings = [p.as_dict() for p in checked.verdict.warnings] if checked else []
-        for field, value in stored_schema_parts(checked.verdict if checked else None).items():
+        action.warnings = [p.as_dict() for p in checked.verdict.warnings]
+        for field, value in stored_schema_parts(checked.verdict).items():
             setattr(action, field, value)
     action.save()
-    if schema is not None:
-        _replace_operations(
-            action, checked.verdict.operations if checked else [], acting_user=acting_user
-        )
+    if checked is not None:
+        _replace_operations(action, checked.verdict.operations, acting_user=acting_user)
     if before_grant is not None and before_grant != grant_snapshot(action):
         connections_end_for_settings_change(action=action)
     if auth_values is not None and before_auth != auth_snapshot(action):
@@ -550,7 +558,9 @@ def gpt_duplicate(*, gpt: GPT, acting_user) -> GPT:
         model=source.model,
         apps=list(source.apps),
     )
-    actions = list(Action.objects.filter(gpt=source).order_by("id"))
+    # An action without a schema (saved before the rule refused them) does nothing, and
+    # `action_create` would refuse its copy: the copy leaves it out.
+    actions = list(Action.objects.filter(gpt=source).exclude(schema="").order_by("id"))
     for action in actions:
         action_create(
             gpt=copy,

@@ -272,6 +272,58 @@ def test_deleting_an_action_is_audited(client, world, entry):
     assert event.before["operations"] == ["getThing"]
 
 
+# Action rules ------------------------------------------------------------------------------------
+
+
+def save_action_without_schema(entry: str, client, user, action):
+    """Ask `entry` to save `action` (one without a schema, as failed imports used to leave)
+    with a privacy policy URL and no schema, and to create a new action of its GPT without
+    one; return (both refused?, the messages shown)."""
+    privacy = "https://acme-tools.com/privacy"
+    if entry == "api":
+        api = APIClient()
+        api.force_authenticate(user)
+        created = api.post(
+            f"/api/v1/gpts/{action.gpt_id}/actions/", {"schema": " \n "}, format="json"
+        )
+        changed = api.patch(
+            f"/api/v1/actions/{action.pk}/", {"privacy_policy_url": privacy}, format="json"
+        )
+        answers = (created, changed)
+        return (
+            all(a.status_code == 400 for a in answers),
+            " ".join(a.json()["detail"] for a in answers),
+        )
+    if entry == "editor":
+        client.force_login(user)
+        form = {"schema": " \n ", "auth_type": "none", "privacy_policy_url": privacy}
+        created = client.post(reverse("editor:action-new", args=[action.gpt_id]), form)
+        changed = client.post(reverse("editor:action-detail", args=[action.pk]), form)
+        answers = (created, changed)
+        return (
+            all(a.status_code == 400 for a in answers),
+            " ".join(a.content.decode() for a in answers),
+        )
+
+    def edit(data):
+        data["privacy_policy_url"] = privacy
+
+    url = reverse("admin:actions_action_change", args=[action.pk])
+    response = admin_post(client, user, url, edit)
+    return response.status_code == 200, admin_errors(response)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_no_action_is_saved_without_a_schema(client, world, entry):
+    action = world["action"]
+    assert action.schema == ""
+    refused, message = save_action_without_schema(entry, client, world["owner"], action)
+    assert refused
+    assert "Add a schema before saving" in message
+    assert list(Action.objects.values_list("pk", "privacy_policy_url")) == [(action.pk, "")]
+    assert not AuditEvent.objects.exists()
+
+
 # Membership rules --------------------------------------------------------------------------------
 
 
