@@ -65,7 +65,8 @@ class SecretInput(forms.PasswordInput):
 
 class ActionAdminForm(forms.ModelForm):
     """Edits authentication and the privacy policy URL through `action_update`, so the admin
-    obeys the same rules (and writes the same audit rows) as the editor and the API. The
+    obeys the same rules (and writes the same audit rows) as the editor and the API: an action
+    saved without a schema (before the rule) is refused here too, until it gets one. The
     schema is changed in the editor, where its verdict is shown."""
 
     class Meta:
@@ -388,14 +389,17 @@ class ReviewAdmin(RecordAdmin):
 
 @admin.register(SchemaImport)
 class SchemaImportAdmin(RecordAdmin):
-    list_display = ["url", "action", "status", "attempts", "created_at", "finished_at"]
+    # `action` is empty on an import into a new action until it succeeds: the GPT says where.
+    list_display = ["url", "gpt", "action", "status", "attempts", "created_at", "finished_at"]
     list_filter = ["status", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["url"]
-    list_select_related = ["action"]
+    list_select_related = ["action", "gpt"]
     readonly_fields = [
+        "gpt",
         "action",
         "workspace",
         "url",
+        "privacy_policy_url",
         "requested_by",
         "status",
         "error",

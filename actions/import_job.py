@@ -1,4 +1,5 @@
-"""The work of a URL import, as a Celery worker runs it: fetch, validate, save.
+"""The work of a URL import, as a Celery worker runs it: fetch, validate, save (into the job's
+action, or into a new action of the job's GPT, created only then).
 
 The fetch goes through the guarded outbound client, so an import can reach only what an action
 could. A job that already finished is not done again, and a job another live worker is running
@@ -20,7 +21,7 @@ from actions import openapi
 from actions.models import ImportStatus, SchemaImport
 from actions.openapi.convert import convert_document
 from actions.openapi.select import dump
-from actions.services import action_update
+from actions.services import action_create, action_update
 from kernel.errors import RuleViolation
 from outbound import OutboundError, fetch, schema_import
 from workspaces.policy import domain_check
@@ -72,7 +73,7 @@ def _run(job_id: int) -> None:
     with transaction.atomic():
         job = (
             SchemaImport.objects.select_for_update(of=("self",))
-            .select_related("action__gpt__workspace", "requested_by")
+            .select_related("action", "gpt__workspace", "requested_by")
             .filter(pk=job_id)
             .first()
         )
@@ -82,8 +83,7 @@ def _run(job_id: int) -> None:
         job.attempts += 1
         job.started_at = job.started_at or timezone.now()
         job.save(update_fields=["status", "attempts", "started_at"])
-    action = job.action
-    workspace = action.workspace
+    workspace = job.gpt.workspace
     try:
         response = fetch(
             "GET",
@@ -118,11 +118,29 @@ def _run(job_id: int) -> None:
         job.notes = ["Converted from Swagger 2.0 to OpenAPI 3.0.", *notes]
         job.save(update_fields=["notes"])
     try:
-        action_update(action=action, acting_user=job.requested_by, schema=text)
+        # The save and the job's success together or not at all: a worker dying in between
+        # would otherwise leave a new action the job does not name, and its redelivery would
+        # then fail on that action's domain.
+        with transaction.atomic():
+            _save_schema(job, text)
+            _finish(job, ImportStatus.SUCCEEDED, "")
     except RuleViolation as exc:
         _finish(job, ImportStatus.FAILED, exc.detail)
+
+
+def _save_schema(job: SchemaImport, text: str) -> None:
+    """Replace the job's action's schema, or create the job's new action with it (the job
+    then names the action)."""
+    if job.action is not None:
+        action_update(action=job.action, acting_user=job.requested_by, schema=text)
         return
-    _finish(job, ImportStatus.SUCCEEDED, "")
+    job.action = action_create(
+        gpt=job.gpt,
+        acting_user=job.requested_by,
+        schema=text,
+        privacy_policy_url=job.privacy_policy_url,
+    )
+    job.save(update_fields=["action"])
 
 
 def import_give_up(*, job_id: int, reason: str) -> None:

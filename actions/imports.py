@@ -15,6 +15,8 @@ Exactly once, whatever fails:
   right now (a duplicate delivery) is left to it: a PostgreSQL advisory lock, held by the
   running worker's session, says so. A killed worker's session ends with it, and so does the
   lock, so a redelivery after a crash is never locked out.
+- an import into a new action creates the action when it succeeds, in the transaction that
+  marks the job succeeded: a job that ran is never run again, so no second action is made.
 """
 
 import logging
@@ -23,30 +25,74 @@ from django.db import transaction
 from django.urls import reverse
 
 from actions.models import Action, SchemaImport
+from actions.services import new_action_check
 from actions.tasks import import_dispatch
+from gpts.models import GPT
 from kernel.errors import RuleViolation
 from workspaces.domains import DomainError, host_from_url
 
 logger = logging.getLogger(__name__)
 
+URL_MAX_CHARS = 2000
+
 
 def import_request(*, action: Action, url, acting_user) -> SchemaImport:
-    """Record the job and queue it once the transaction commits. Raises RuleViolation
-    queue_unavailable (503) when the broker can not take it: the job is kept and queued later."""
+    """Record a job that replaces `action`'s schema and queue it once the transaction commits.
+    Raises RuleViolation queue_unavailable (503) when the broker can not take it: the job is
+    kept and queued later."""
+    url = _checked_url(url)
+    job = SchemaImport(
+        action=action,
+        gpt_id=action.gpt_id,
+        workspace_id=action.workspace_id,
+        url=url,
+        requested_by=acting_user,
+    )
+    return _queue(job)
+
+
+def import_request_new_action(
+    *, gpt: GPT, url, acting_user, privacy_policy_url: str = ""
+) -> SchemaImport:
+    """Record a job that creates a new action of `gpt` from the document at `url`, and queue
+    it as `import_request` does.
+
+    The action is created by the job, and only when the import succeeds (through
+    `action_create`, so with every rule a save obeys): a failed import leaves nothing behind,
+    whether the page that asked is still open or not. What would refuse any new action of the
+    GPT is refused now, before anything is queued.
+    """
+    url = _checked_url(url)
+    privacy_policy_url = new_action_check(gpt=gpt, privacy_policy_url=privacy_policy_url)
+    job = SchemaImport(
+        gpt=gpt,
+        workspace_id=gpt.workspace_id,
+        url=url,
+        requested_by=acting_user,
+        privacy_policy_url=privacy_policy_url,
+    )
+    return _queue(job)
+
+
+def _checked_url(url) -> str:
     if not isinstance(url, str) or not url.strip():
         raise RuleViolation("invalid", "Enter the URL of an OpenAPI document.", field="url")
     url = url.strip()
-    if len(url) > 2000:
-        raise RuleViolation("invalid", "The URL is at most 2000 characters.", field="url")
+    if len(url) > URL_MAX_CHARS:
+        raise RuleViolation(
+            "invalid", f"The URL is at most {URL_MAX_CHARS} characters.", field="url"
+        )
     try:
-        host = host_from_url(url)
+        host_from_url(url)
     except DomainError as exc:
         raise RuleViolation("invalid", f"Enter an http(s) URL: {exc}", field="url") from None
+    return url
+
+
+def _queue(job: SchemaImport) -> SchemaImport:
     dispatched: list[bool] = []
     with transaction.atomic():
-        job = SchemaImport.objects.create(
-            action=action, workspace=action.workspace, url=url, requested_by=acting_user
-        )
+        job.save()
         transaction.on_commit(lambda: dispatched.append(import_dispatch(job_id=job.pk)))
     # Inside a caller's own transaction the commit (and the publish) comes later; a publish
     # that fails then is caught up by import_dispatch_pending like any other.
@@ -59,5 +105,6 @@ def import_request(*, action: Action, url, acting_user) -> SchemaImport:
             import_id=job.pk,
             links={"self": reverse("api:import-detail", args=[job.pk])},
         )
-    logger.info("schema import %s queued for action %s (host %s)", job.pk, action.pk, host)
+    target = f"action {job.action_id}" if job.action_id else f"a new action of GPT {job.gpt_id}"
+    logger.info("schema import %s queued for %s (host %s)", job.pk, target, host_from_url(job.url))
     return job

@@ -203,13 +203,28 @@ class ImportStatus(models.TextChoices):
 
 
 class SchemaImport(models.Model):
-    """A request to fetch an action's schema from a URL, carried out by a Celery task."""
+    """A request to fetch an action's schema from a URL, carried out by a Celery task.
 
-    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="imports")
+    The job either fills an existing action or, with `action` empty, creates a new action of
+    `gpt` when (and only when) the import succeeds: a failed import into a new action leaves
+    no empty action behind. `action` then names the action it created.
+    """
+
+    action = models.ForeignKey(
+        Action, null=True, blank=True, on_delete=models.CASCADE, related_name="imports"
+    )
+    # Always set, also for an existing action (its GPT): the GPT is what the caller's access
+    # and the tenant's rows are decided by, whether the action exists yet or not.
+    gpt = models.ForeignKey(
+        "gpts.GPT", on_delete=models.CASCADE, related_name="schema_imports", verbose_name="GPT"
+    )
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="schema_imports"
     )
     url = models.URLField("URL", max_length=2000)
+    # The new action's privacy policy URL (a job creating its action only): a GPT shared
+    # publicly refuses an action without one.
+    privacy_policy_url = models.URLField("Privacy policy URL", max_length=2000, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -83,10 +83,10 @@ def action_get_for_use(*, action_id, user) -> Action:
 
 
 def import_get_for_member(*, import_id, user) -> SchemaImport:
+    """An import job of a GPT the caller sees (by its GPT: a job creating a new action has no
+    action yet); 404 otherwise."""
     try:
-        return SchemaImport.objects.filter(action__in=action_list_for_user(user=user)).get(
-            pk=import_id
-        )
+        return SchemaImport.objects.filter(gpt__in=gpt_list_for_user(user=user)).get(pk=import_id)
     except (SchemaImport.DoesNotExist, ValueError, TypeError):
         raise Http404("No such import.") from None
 

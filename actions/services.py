@@ -203,6 +203,37 @@ def _check_gpt_accepts_actions(gpt: GPT) -> None:
         )
 
 
+SCHEMA_REQUIRED = (
+    "Add a schema before saving: paste one, import it from a URL, or start from an example."
+)
+PRIVACY_POLICY_REQUIRED = "A GPT shared publicly needs a privacy policy URL on every action."
+
+
+def _check_schema_present(text: str) -> None:
+    # An action without a schema does nothing; stored, it is only clutter (an empty action
+    # left by each failed import used to pile up), so every door refuses to save one.
+    if not text.strip():
+        raise RuleViolation("schema_required", SCHEMA_REQUIRED, field="schema")
+
+
+def _check_privacy_policy(gpt: GPT, url: str) -> None:
+    if not url and gpt.visibility in PUBLIC_VISIBILITIES:
+        raise RuleViolation(
+            "privacy_policy_required", PRIVACY_POLICY_REQUIRED, field="privacy_policy_url"
+        )
+
+
+def new_action_check(*, gpt: GPT, privacy_policy_url: str = "") -> str:
+    """Refuse what would refuse any new action of `gpt`, whatever its schema (apps, a model
+    without actions, a public GPT and no privacy policy URL); the cleaned privacy policy URL
+    otherwise. An import into a new action asks this before it queues the job, so a request
+    bound to fail is a 400 at once; `action_create` asks it again when the job saves."""
+    _check_gpt_accepts_actions(gpt)
+    cleaned = clean_privacy_policy_url(privacy_policy_url)
+    _check_privacy_policy(gpt, cleaned)
+    return cleaned
+
+
 @transaction.atomic
 def action_create(
     *,
@@ -212,6 +243,8 @@ def action_create(
     auth: dict | None = None,
     privacy_policy_url: str = "",
 ) -> Action:
+    """A new action of `gpt`; refused without a schema (`schema_required`), and by every
+    rule a schema save obeys."""
     gpt = GPT.objects.select_for_update(of=("self",)).select_related("workspace").get(pk=gpt.pk)
     _check_gpt_accepts_actions(gpt)
     action = Action(gpt=gpt, workspace=gpt.workspace)
@@ -249,14 +282,14 @@ def action_update(
 
 def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, creating) -> Action:  # noqa: C901 - the whole save validated before anything is written, in one place
     gpt = action.gpt
+    _check_schema_present(action.schema if schema is None else schema)
     before_auth = None if creating else auth_snapshot(action)
     before_grant = None if creating else grant_snapshot(action)
+    # A schema is present (checked above): a new one is validated whole, else the stored stays.
     checked = None
-    if schema is not None and schema.strip():
+    if schema is not None:
         checked = check_schema(gpt=gpt, text=schema, action=None if creating else action)
-    elif schema is not None:
-        schema = ""
-    server_host = checked.domain if checked else (action.domain if schema is None else "")
+    server_host = checked.domain if checked else action.domain
 
     auth_values = None
     if auth is not None:
@@ -273,13 +306,11 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
         oauth_urls_match_server(auth_snapshot(action), server_host)
 
     if auth_values is not None or checked is not None:
-        operations: Any
-        if checked is not None:
-            operations = checked.verdict.operations
-        elif schema is None and action.pk is not None:
-            operations = action.operations.all()  # the schema stays: its operations do too
-        else:
-            operations = []
+        operations: Any = (
+            checked.verdict.operations
+            if checked is not None
+            else action.operations.all()  # the schema stays: its operations do too
+        )
         header_parameters_clear_of_auth(
             auth_header_name(auth_values if auth_values is not None else auth_snapshot(action)),
             operations,
@@ -287,36 +318,25 @@ def _save(action: Action, *, acting_user, schema, auth, privacy_policy_url, crea
 
     if privacy_policy_url is not None:
         action.privacy_policy_url = clean_privacy_policy_url(privacy_policy_url)
-        if not action.privacy_policy_url and gpt.visibility in PUBLIC_VISIBILITIES:
-            raise RuleViolation(
-                "privacy_policy_required",
-                "A GPT shared publicly needs a privacy policy URL on every action.",
-                field="privacy_policy_url",
-            )
-    elif creating and gpt.visibility in PUBLIC_VISIBILITIES:
-        raise RuleViolation(
-            "privacy_policy_required",
-            "A GPT shared publicly needs a privacy policy URL on every action.",
-            field="privacy_policy_url",
-        )
+        _check_privacy_policy(gpt, action.privacy_policy_url)
+    elif creating:
+        _check_privacy_policy(gpt, "")
 
     if auth_values is not None:
         for field, value in auth_values.items():
             setattr(action, field, value)
-    if schema is not None:
+    if checked is not None:
         action.schema = schema
-        action.domain = (checked.domain or "") if checked else ""
-        action.schema_format = (checked.verdict.format or "") if checked else ""
-        action.openapi_version = (checked.verdict.openapi_version or "") if checked else ""
+        action.domain = checked.domain
+        action.schema_format = checked.verdict.format or ""
+        action.openapi_version = checked.verdict.openapi_version or ""
         action.errors = []
-        action.warnings = [p.as_dict() for p in checked.verdict.warnings] if checked else []
-        for field, value in stored_schema_parts(checked.verdict if checked else None).items():
+        action.warnings = [p.as_dict() for p in checked.verdict.warnings]
+        for field, value in stored_schema_parts(checked.verdict).items():
             setattr(action, field, value)
     action.save()
-    if schema is not None:
-        _replace_operations(
-            action, checked.verdict.operations if checked else [], acting_user=acting_user
-        )
+    if checked is not None:
+        _replace_operations(action, checked.verdict.operations, acting_user=acting_user)
     if before_grant is not None and before_grant != grant_snapshot(action):
         connections_end_for_settings_change(action=action)
     if auth_values is not None and before_auth != auth_snapshot(action):
@@ -538,7 +558,9 @@ def gpt_duplicate(*, gpt: GPT, acting_user) -> GPT:
         model=source.model,
         apps=list(source.apps),
     )
-    actions = list(Action.objects.filter(gpt=source).order_by("id"))
+    # An action without a schema (saved before the rule refused them) does nothing, and
+    # `action_create` would refuse its copy: the copy leaves it out.
+    actions = list(Action.objects.filter(gpt=source).exclude(schema="").order_by("id"))
     for action in actions:
         action_create(
             gpt=copy,
@@ -648,7 +670,7 @@ def gpt_move(*, gpt: GPT, workspace: Workspace, acting_user) -> GPT:
     gpt.workspace = target
     gpt.save(update_fields=["workspace", "updated_at"])
     Action.objects.filter(gpt=gpt).update(workspace=target)
-    SchemaImport.objects.filter(action__gpt=gpt).update(workspace=target)
+    SchemaImport.objects.filter(gpt=gpt).update(workspace=target)
     for model in (ConnectedAccount, Consent, Invocation):
         model.objects.filter(gpt=gpt).update(workspace=target)
     moved = {"gpt": gpt.name, "actions": [a.domain for a in actions]}

@@ -339,8 +339,17 @@ class ImportLinksSerializer(PlannedSerializer):
 
 
 class SchemaImportSerializer(PlannedSerializer):
+    """A URL import job. An import into a new action has no `action` until it succeeds: the
+    job then names the action it created (a failed one creates none)."""
+
     id = serializers.IntegerField()
-    action = serializers.IntegerField(source="action_id")
+    action = serializers.IntegerField(
+        source="action_id",
+        allow_null=True,
+        help_text="The action the import fills; for an import into a new action, null until "
+        "it succeeds, then the new action's id.",
+    )
+    gpt = serializers.IntegerField(source="gpt_id", help_text="The GPT of the action.")
     url = serializers.CharField()
     status = serializers.ChoiceField(choices=ImportStatus.values)
     error = serializers.CharField()

@@ -12,6 +12,11 @@ urlpatterns = [
     path("gpts/<int:gpt_id>/", views.GPTDetailView.as_view(), name="gpt-detail"),
     path("gpts/<int:gpt_id>/models/", views.GPTModelsView.as_view(), name="gpt-models"),
     path("gpts/<int:gpt_id>/actions/", views.ActionListView.as_view(), name="action-list"),
+    path(
+        "gpts/<int:gpt_id>/imports/",
+        views.NewActionImportView.as_view(),
+        name="gpt-import-create",
+    ),
     path("actions/<int:action_id>/", views.ActionDetailView.as_view(), name="action-detail"),
     path(
         "actions/<int:action_id>/imports/", views.ImportCreateView.as_view(), name="import-create"

@@ -10,7 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from actions import openapi
-from actions.imports import import_request
+from actions.imports import import_request, import_request_new_action
 from actions.models import Operation
 from actions.openapi.convert import NotSwagger2, convert
 from actions.openapi.examples import EXAMPLES
@@ -476,6 +476,12 @@ class SchemaConvertView(ApiView):
 # Imports ------------------------------------------------------------------------------------
 
 
+QUEUE_UNAVAILABLE = OpenApiResponse(
+    description="queue_unavailable: the import is saved and starts when the task queue is "
+    "back (import_id says which)."
+)
+
+
 class ImportCreateView(ApiView):
     access_selector = staticmethod(action_access_for_member)
     access_denied = "Only the GPT's builder, admins and owners import schemas."
@@ -491,17 +497,48 @@ class ImportCreateView(ApiView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={
-            202: OutputSerializer,
-            503: OpenApiResponse(
-                description="queue_unavailable: the import is saved and starts when the task "
-                "queue is back (import_id says which)."
-            ),
-        },
+        responses={202: OutputSerializer, 503: QUEUE_UNAVAILABLE},
     )
     def post(self, request, action_id):
         url = self.validated(self.InputSerializer)["url"]
         job = import_request(action=self.access.obj, url=url, acting_user=request.user)
+        return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class NewActionImportView(ApiView):
+    """Import a schema from a URL into a new action of the GPT. The action is created when the
+    import succeeds (the job's `action` then names it); a failed import creates nothing.
+    Follow the job at `links.self`."""
+
+    access_selector = staticmethod(gpt_access_for_member)
+    access_denied = "Only the GPT's builder, admins and owners add actions."
+
+    class InputSerializer(serializers.Serializer):
+        # Which URLs may be fetched, and what a new action needs, is actions.imports' business.
+        url = shapes.StrictCharField(allow_blank=True)
+        privacy_policy_url = shapes.StrictCharField(
+            required=False,
+            allow_blank=True,
+            help_text="The new action's privacy policy URL (needed on a GPT shared publicly).",
+        )
+
+        class Meta:
+            ref_name = "NewActionImport"
+
+    OutputSerializer = shapes.SchemaImportSerializer
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={202: OutputSerializer, 503: QUEUE_UNAVAILABLE},
+    )
+    def post(self, request, gpt_id):
+        data = self.validated(self.InputSerializer)
+        job = import_request_new_action(
+            gpt=self.access.obj,
+            url=data["url"],
+            acting_user=request.user,
+            privacy_policy_url=data.get("privacy_policy_url", ""),
+        )
         return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -7,8 +7,10 @@ the errors next to their fields. The page's script (static/editor/action.js) add
 save: live validation as the builder types, the Examples menu, Format, and Import from URL, all
 through the REST API with the session cookie.
 
-A new action is created on its first save, so abandoning the page leaves nothing behind; only
-Import from URL creates it earlier (the import job needs an action to write into).
+A new action is created on its first save, so abandoning the page leaves nothing behind; Import
+from URL on a new action asks the server for a new action made by the import job, which creates
+it only when the import succeeds. Saving an action without a schema is refused by the service
+(`schema_required`), as in every other entry point.
 """
 
 from django.contrib import messages
@@ -52,19 +54,6 @@ FORM_FIELDS = (
 FIELD_RENAMES = {"auth.auth_type": "api_key_auth_type"} | {
     f"auth.{name}": name for name in FORM_FIELDS if name != "api_key_auth_type"
 }
-
-
-def schema_required(schema: str) -> None:
-    """The page's Save needs a schema: an action without one does nothing, and saving one
-    by accident (an empty new action, a schema cleared) is refused rather than stored. (The API
-    still creates an action before importing into it; the page removes it when that fails.)"""
-    if not schema.strip():
-        raise RuleViolation(
-            "schema_required",
-            "Add a schema before saving: paste one, import it from a URL, or start from an "
-            "example.",
-            field="schema",
-        )
 
 
 def operation_test_url(action_id: int, operation_id: str) -> str:
@@ -290,7 +279,6 @@ def action_new(request: HttpRequest, gpt_id: int, *, access: Access[GPT]) -> Htt
     gpt = access.obj
     if request.method == "POST":
         try:
-            schema_required(posted_schema(request.POST))
             action = action_create(
                 gpt=gpt,
                 acting_user=request.user,
@@ -321,7 +309,6 @@ def action_detail(request: HttpRequest, action_id: int, *, access: Access[Action
     if request.method == "POST":
         schema = posted_schema(request.POST)
         try:
-            schema_required(schema)
             action_update(
                 action=action,
                 acting_user=request.user,

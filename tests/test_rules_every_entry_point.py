@@ -183,7 +183,9 @@ def test_api_and_editor_never_move_a_gpt(client, world, entry):
 
 def test_admin_moves_a_gpt_with_its_actions_and_their_rows(client, world):
     gpt, action, user = world["gpt"], world["action"], make_user()
-    SchemaImport.objects.create(action=action, workspace=world["acme"], url="https://a.test/s")
+    SchemaImport.objects.create(
+        action=action, gpt=gpt, workspace=world["acme"], url="https://a.test/s"
+    )
     ConnectedAccount.objects.create(
         user=user, action=action, gpt=gpt, workspace=world["acme"], access_token="t"
     )
@@ -268,6 +270,58 @@ def test_deleting_an_action_is_audited(client, world, entry):
     event = AuditEvent.objects.get(workspace=world["acme"], kind=AuditKind.ACTION_DELETED)
     assert event.actor == world["owner"]
     assert event.before["operations"] == ["getThing"]
+
+
+# Action rules ------------------------------------------------------------------------------------
+
+
+def save_action_without_schema(entry: str, client, user, action):
+    """Ask `entry` to save `action` (one without a schema, as failed imports used to leave)
+    with a privacy policy URL and no schema, and to create a new action of its GPT without
+    one; return (both refused?, the messages shown)."""
+    privacy = "https://acme-tools.com/privacy"
+    if entry == "api":
+        api = APIClient()
+        api.force_authenticate(user)
+        created = api.post(
+            f"/api/v1/gpts/{action.gpt_id}/actions/", {"schema": " \n "}, format="json"
+        )
+        changed = api.patch(
+            f"/api/v1/actions/{action.pk}/", {"privacy_policy_url": privacy}, format="json"
+        )
+        answers = (created, changed)
+        return (
+            all(a.status_code == 400 for a in answers),
+            " ".join(a.json()["detail"] for a in answers),
+        )
+    if entry == "editor":
+        client.force_login(user)
+        form = {"schema": " \n ", "auth_type": "none", "privacy_policy_url": privacy}
+        created = client.post(reverse("editor:action-new", args=[action.gpt_id]), form)
+        changed = client.post(reverse("editor:action-detail", args=[action.pk]), form)
+        answers = (created, changed)
+        return (
+            all(a.status_code == 400 for a in answers),
+            " ".join(a.content.decode() for a in answers),
+        )
+
+    def edit(data):
+        data["privacy_policy_url"] = privacy
+
+    url = reverse("admin:actions_action_change", args=[action.pk])
+    response = admin_post(client, user, url, edit)
+    return response.status_code == 200, admin_errors(response)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_no_action_is_saved_without_a_schema(client, world, entry):
+    action = world["action"]
+    assert action.schema == ""
+    refused, message = save_action_without_schema(entry, client, world["owner"], action)
+    assert refused
+    assert "Add a schema before saving" in message
+    assert list(Action.objects.values_list("pk", "privacy_policy_url")) == [(action.pk, "")]
+    assert not AuditEvent.objects.exists()
 
 
 # Membership rules --------------------------------------------------------------------------------
@@ -433,7 +487,7 @@ def test_a_raw_update_separating_a_row_from_its_gpt_is_refused(world, model):
     rows = {
         Action: lambda: action,
         SchemaImport: lambda: SchemaImport.objects.create(
-            action=action, workspace=world["acme"], url="https://a.test/s"
+            action=action, gpt=gpt, workspace=world["acme"], url="https://a.test/s"
         ),
         ConnectedAccount: lambda: ConnectedAccount.objects.create(
             user=user, action=action, gpt=gpt, workspace=world["acme"], access_token="t"
@@ -453,8 +507,19 @@ def test_a_raw_update_separating_a_row_from_its_gpt_is_refused(world, model):
 @postgres_only
 def test_a_raw_update_of_the_gpt_carries_its_rows_along(world):
     SchemaImport.objects.create(
-        action=world["action"], workspace=world["acme"], url="https://a.test/s"
+        action=world["action"], gpt=world["gpt"], workspace=world["acme"], url="https://a.test/s"
     )
     GPT.objects.filter(pk=world["gpt"].pk).update(workspace=world["globex"])
     assert Action.objects.get(pk=world["action"].pk).workspace == world["globex"]
     assert SchemaImport.objects.get().workspace == world["globex"]
+
+
+@postgres_only
+def test_an_import_into_a_new_action_is_held_in_its_gpts_workspace(world):
+    job = SchemaImport.objects.create(
+        gpt=world["gpt"], workspace=world["acme"], url="https://a.test/s"
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SchemaImport.objects.filter(pk=job.pk).update(workspace=world["globex"])
+    GPT.objects.filter(pk=world["gpt"].pk).update(workspace=world["globex"])
+    assert SchemaImport.objects.get(pk=job.pk).workspace == world["globex"]

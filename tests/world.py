@@ -104,6 +104,7 @@ def _tenant(name: str, *, rows: int, plan: str) -> Tenant:
         )
         SchemaImport.objects.create(
             action=action,
+            gpt=gpt,
             workspace=workspace,
             url=f"https://api{n}.{workspace.slug}.example.com/openapi.json",
             requested_by=tenant.builder,

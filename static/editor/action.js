@@ -759,6 +759,9 @@
     const button = document.getElementById("import-button");
     const box = document.getElementById("import-status");
     const message = document.getElementById("import-message");
+    // A new action made by the import gets the privacy policy URL typed so far (a GPT shared
+    // publicly refuses an action without one).
+    const privacyInput = document.getElementById("id_privacy_policy_url");
     let running = false;
 
     toggle.addEventListener("click", function () {
@@ -815,38 +818,27 @@
 
     async function run(url, previous) {
       show("pending", "Starting the import…");
-      let created = false;
-      const failed = async function (text) {
-        show("failed", text);
-        // An action created for this import and left empty is removed again.
-        if (created) {
-          await api("DELETE", "/actions/" + config.actionId + "/");
-          becomeNew();
-        }
-      };
-      if (!config.actionId) {
-        // The import writes into an action, so a new one is created now (without a schema).
-        const made = await api("POST", "/gpts/" + config.gptId + "/actions/", {});
-        if (!made.ok) {
-          show("failed", detailOf(made, "The action could not be created."));
-          return;
-        }
-        becomeSaved(made.data.id);
-        created = true;
-      }
-      const started = await api("POST", "/actions/" + config.actionId + "/imports/", { url: url });
+      const creating = !config.actionId;
+      // On a new action the server's import job creates the action, and only when the import
+      // succeeds: a failed import (or a tab closed meanwhile) leaves nothing behind.
+      const started = creating
+        ? await api("POST", "/gpts/" + config.gptId + "/imports/", {
+            url: url,
+            privacy_policy_url: privacyInput ? privacyInput.value.trim() : "",
+          })
+        : await api("POST", "/actions/" + config.actionId + "/imports/", { url: url });
       if (!started.ok) {
-        await failed(detailOf(started, "The import could not be started."));
+        show("failed", detailOf(started, "The import could not be started."));
         return;
       }
-      const job = started.data;
+      let job = started.data;
       const begun = Date.now();
-      let status = job.status;
-      let polledNotes = job.notes;
-      while (status === "pending" || status === "running") {
-        show("running", status === "pending" ? "Import queued…" : "Importing " + url + "…");
+      while (job.status === "pending" || job.status === "running") {
+        show("running", job.status === "pending" ? "Import queued…" : "Importing " + url + "…");
         if (Date.now() - begun > IMPORT_GIVE_UP_MS) {
-          show("failed", "The import is taking long. It goes on in the background: reload the page later.");
+          show("failed", creating
+            ? "The import is taking long. It goes on in the background: when it succeeds, the new action is on the GPT's page."
+            : "The import is taking long. It goes on in the background: reload the page later.");
           return;
         }
         await sleep(POLL_INTERVAL_MS);
@@ -855,13 +847,13 @@
           show("failed", detailOf(polled, "The import's progress could not be read."));
           return;
         }
-        status = polled.data.status;
-        polledNotes = polled.data.notes;
-        if (status === "failed") {
-          await failed("Import failed: " + (polled.data.error || "no reason given."));
-          return;
-        }
+        job = polled.data;
       }
+      if (job.status === "failed") {
+        show("failed", "Import failed: " + (job.error || "no reason given."));
+        return;
+      }
+      if (creating) becomeSaved(job.action);
       const action = await api("GET", "/actions/" + config.actionId + "/");
       if (!action.ok) {
         show("failed", detailOf(action, "The imported schema could not be loaded."));
@@ -876,7 +868,7 @@
       });
       setSchema(action.data.schema, { saved: true });
       show("succeeded", "Imported and saved: " + plural(action.data.operations.length, "action") + " found.");
-      const importNotes = (polledNotes || []).slice();
+      const importNotes = (job.notes || []).slice();
       if (importNotes.length) {
         showNotice(importNotes.shift() + " Review it; it is saved.", importNotes, previous.trim() ? undoImport : null);
       } else if (previous.trim() && previous !== action.data.schema) {
@@ -896,7 +888,7 @@
     }
   }
 
-  /** A new action got its id (created for an import): from now on the page edits it. */
+  /** A new action got its id (created by an import): from now on the page edits it. */
   function becomeSaved(actionId) {
     config.actionId = actionId;
     const url = config.actionUrlTemplate.replace("{id}", String(actionId));
@@ -904,15 +896,6 @@
     window.history.replaceState(null, "", url);
     const heading = document.querySelector(".page-head h1");
     if (heading) heading.textContent = "Edit action";
-  }
-
-  /** Back to an unsaved new action (the one created for a failed import was removed). */
-  function becomeNew() {
-    config.actionId = null;
-    form.action = "";
-    window.history.replaceState(null, "", config.newActionUrl);
-    const heading = document.querySelector(".page-head h1");
-    if (heading) heading.textContent = "Add action";
   }
 
   // --- Delete confirmation -------------------------------------------------------------------

@@ -120,16 +120,19 @@ def test_components_are_not_stored_when_nothing_refers_to_them(world, server):
     assert Action.objects.get(pk=action.pk).components == {}
 
 
-def test_a_new_schema_replaces_what_was_stored_and_no_schema_clears_it(world, server):
+def test_a_new_schema_replaces_what_was_stored_and_no_schema_is_refused(world, server):
     action = action_update(
         action=world["action"],
         acting_user=world["owner"],
         schema=schema_for(server.port, title="  Orchards  "),
     )
     assert Action.objects.get(pk=action.pk).title == "Orchards"
-    action_update(action=action, acting_user=world["owner"], schema="")
+    with pytest.raises(RuleViolation) as caught:
+        action_update(action=action, acting_user=world["owner"], schema="")
+    assert caught.value.code == "schema_required"
     stored = Action.objects.get(pk=action.pk)
-    assert (stored.server_url, stored.title, stored.components) == ("", "", {})
+    assert (stored.server_url, stored.title) == (f"http://127.0.0.1:{server.port}/v1/", "Orchards")
+    assert stored.components == {"schemas": {"Node": NODE}}
 
 
 def test_a_server_url_too_long_to_store_is_refused(world):

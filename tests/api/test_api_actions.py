@@ -276,3 +276,61 @@ def test_action_list_query_count_is_constant(world, api, gpt, django_assert_max_
     with django_assert_max_num_queries(6):
         response = api(world["member"]).get(actions_url(gpt))
     assert len(response.json()) == 10
+
+
+# An action needs a schema ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"schema": ""}, {"schema": " \n\t "}, {"auth": {"type": "none"}}],
+    ids=["nothing", "empty", "whitespace", "auth-only"],
+)
+def test_creating_an_action_without_a_schema_is_refused(world, api, gpt, body):
+    response = api(world["builder"]).post(actions_url(gpt), body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "schema_required",
+        "detail": "Add a schema before saving: paste one, import it from a URL, or start from "
+        "an example.",
+        "field": "schema",
+    }
+    assert not Action.objects.filter(gpt=gpt).exists()
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("schema", ["", "   ", "\n\n"])
+def test_clearing_an_actions_schema_is_refused(world, api, gpt, schema):
+    client = api(world["builder"])
+    created = client.post(actions_url(gpt), {"schema": weather_schema()}, format="json").json()
+    before = Action.objects.get(pk=created["id"])
+    response = client.patch(
+        f"/api/v1/actions/{created['id']}/",
+        {"schema": schema, "privacy_policy_url": "https://example.com/privacy"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "schema_required"
+    after = Action.objects.get(pk=created["id"])
+    assert (after.schema, after.domain, after.privacy_policy_url, after.updated_at) == (
+        before.schema,
+        before.domain,
+        before.privacy_policy_url,
+        before.updated_at,
+    )
+    assert list(after.operations.values_list("operation_id", flat=True)) == ["GetCurrentWeather"]
+
+
+def test_an_empty_action_from_before_the_rule_saves_only_with_a_schema(world, api, gpt):
+    empty = Action.objects.create(gpt=gpt, workspace=gpt.workspace)  # as failed imports left
+    client = api(world["builder"])
+    refused = client.patch(
+        f"/api/v1/actions/{empty.pk}/", {"auth": {"type": "none"}}, format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "schema_required"
+    given = client.patch(
+        f"/api/v1/actions/{empty.pk}/", {"schema": weather_schema()}, format="json"
+    )
+    assert given.status_code == 200, given.json()
+    assert Action.objects.get(pk=empty.pk).domain == "weather.example.com"

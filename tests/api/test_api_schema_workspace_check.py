@@ -170,16 +170,15 @@ def test_swagger_2_import_is_converted_with_notes(world, api, gpt, settings, htt
         json.dumps(document), content_type="application/json"
     )
     client = api(world["builder"])
-    action = client.post(f"/api/v1/gpts/{gpt.pk}/actions/", {}, format="json").json()
     started = client.post(
-        f"/api/v1/actions/{action['id']}/imports/",
+        f"/api/v1/gpts/{gpt.pk}/imports/",
         {"url": httpserver.url_for("/swagger.json")},
         format="json",
     )
     job = client.get(f"/api/v1/imports/{started.json()['id']}/").json()
     assert job["status"] == "succeeded", job
     assert job["notes"][0] == "Converted from Swagger 2.0 to OpenAPI 3.0."
-    saved = Action.objects.get(pk=action["id"])
+    saved = Action.objects.get(pk=job["action"], gpt=gpt)
     assert json.loads(saved.schema)["openapi"] == "3.0.3"
     assert saved.domain == "petstore.swagger.io"
     assert sorted(saved.operations.values_list("operation_id", flat=True)) == [

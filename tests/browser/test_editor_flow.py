@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from actions.models import Action
+from actions.models import Action, SchemaImport
 from gpts.models import GPT
 from tests.api.conftest import WEATHER
 from tests.factories import PASSWORD, add_member, make_workspace
@@ -206,8 +206,8 @@ def test_oauth_fields_and_callback_url(page, site, builder, screenshot):
 
 
 def test_import_into_a_new_action(page, site, builder, served_schema, httpserver, screenshot):
-    """On a page not saved yet, an import first creates the action, then fills it; a failed
-    import says why."""
+    """On a page not saved yet, the import's job creates the action when the import succeeds,
+    and the page then edits it; a failed import says why and creates nothing."""
     from tests.factories import make_gpt
 
     httpserver.expect_request("/missing.json").respond_with_data("nope", status=404)
@@ -221,9 +221,10 @@ def test_import_into_a_new_action(page, site, builder, served_schema, httpserver
     progress = page.locator("#import-status")
     expect(progress).to_contain_text("Import failed", timeout=30_000)
     expect(progress).to_contain_text("404")
-    # The action created for the import is removed again (issue 16): nothing is left behind.
+    # No action was ever made for the failed import (issue 16), not even for a moment.
     expect(page).to_have_url(f"{site}/editor/gpts/{gpt.pk}/actions/new")
     assert not Action.objects.exists()
+    assert SchemaImport.objects.get(gpt=gpt).action is None
     screenshot("import-failed")
 
     url_input.fill(served_schema)
@@ -233,4 +234,9 @@ def test_import_into_a_new_action(page, site, builder, served_schema, httpserver
     action = Action.objects.get()
     expect(page).to_have_url(f"{site}/editor/actions/{action.pk}/")
     assert action.domain == "weather.example.com"
+    assert Action.objects.count() == 1
+    assert SchemaImport.objects.filter(gpt=gpt, action=action).count() == 1
+    # The page now edits the new action: its Save updates it, no second action appears.
+    page.get_by_role("button", name="Save").first.click()
+    expect(page).to_have_url(f"{site}/editor/actions/{action.pk}/")
     assert Action.objects.count() == 1

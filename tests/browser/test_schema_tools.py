@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from actions.models import Action
+from actions.models import Action, SchemaImport
 from tests.browser.test_editor_flow import log_in
 from tests.factories import add_member, make_gpt, make_workspace
-from workspaces.models import Plan, Role
+from workspaces.models import AuditEvent, AuditKind, Plan, Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -163,6 +163,10 @@ def test_failed_import_on_a_new_action_leaves_nothing(page, site, gpt, httpserve
         expect(page.locator("#import-status")).to_contain_text("failed", timeout=30_000)
         expect(page).to_have_url(f"{site}/editor/gpts/{gpt.pk}/actions/new")
     assert not Action.objects.filter(gpt=gpt).exists()
+    # Three jobs ran and failed, none of them with an action, not even one made and removed.
+    jobs = SchemaImport.objects.filter(gpt=gpt)
+    assert [(j.status, j.action_id) for j in jobs] == [("failed", None)] * 3
+    assert not AuditEvent.objects.filter(kind=AuditKind.ACTION_DELETED).exists()
     # And saving an empty action is refused.
     page.locator("#id_schema").fill("")
     page.get_by_role("button", name="Save").first.click()

@@ -56,28 +56,32 @@ def scene(settings, httpserver):
     def new_action():
         return Action.objects.create(gpt=make_gpt(acme, created_by=builder), workspace=acme)
 
+    def new_gpt():
+        return make_gpt(acme, created_by=builder)
+
     client = APIClient()
     client.force_authenticate(builder)
     return {
         "client": client,
         "new_action": new_action,
+        "new_gpt": new_gpt,
         "url": httpserver.url_for("/openapi.json"),
         "upstream": httpserver,
         "stranger": stranger,
     }
 
 
-def ask_import(scene, action):
-    """POST the import from another thread, so that a request that hangs fails this test
-    after ANSWER_WITHIN + 5 s instead of hanging the suite."""
+def ask_import(scene, action=None, *, gpt=None):
+    """POST the import (into `action`, or into a new action of `gpt`) from another thread, so
+    that a request that hangs fails this test after ANSWER_WITHIN + 5 s instead of hanging the
+    suite."""
     pool = ThreadPoolExecutor(1)
     started = time.monotonic()
+    path = f"/api/v1/gpts/{gpt.pk}/imports/" if gpt else f"/api/v1/actions/{action.pk}/imports/"
 
     def post():
         try:
-            return scene["client"].post(
-                f"/api/v1/actions/{action.pk}/imports/", {"url": scene["url"]}, format="json"
-            )
+            return scene["client"].post(path, {"url": scene["url"]}, format="json")
         finally:
             connections.close_all()  # this thread's own database session
 
@@ -188,6 +192,38 @@ def test_redispatch_never_runs_a_queued_import_twice(scene, own_redis, fault_bro
     assert len(upstream.log) == 1
     assert "running elsewhere; duplicate delivery ignored" in worker.output()
     assert action.operations.count() == 1
+
+
+def test_a_new_action_import_kept_through_an_outage_creates_one_action(
+    scene, own_redis, fault_broker, workers
+):
+    """Asked for while Redis is down, then queued twice (the start-up sweep and a duplicate
+    message) to two pool processes: one fetch, one new action, named by the job."""
+    upstream = scene["upstream"]
+    upstream.clear()
+
+    def slow_document(request):
+        time.sleep(1.0)  # long enough for the two deliveries to overlap
+        return Response(local_document(upstream.port), content_type="application/json")
+
+    upstream.expect_request("/openapi.json").respond_with_handler(slow_document)
+    gpt = scene["new_gpt"]()
+    own_redis.stop()
+    response, elapsed = ask_import(scene, gpt=gpt)
+    job_id = assert_kept_pending(scene, response, elapsed)
+    assert SchemaImport.objects.get(pk=job_id).action is None
+    assert not Action.objects.filter(gpt=gpt).exists()
+
+    own_redis.start()
+    import_schema.delay(job_id)  # a duplicate of what the worker's start-up sweep queues
+    worker = workers(pool="prefork", concurrency=2)
+    assert wait_for(succeeded(job_id), timeout=30), worker.output()
+    time.sleep(1.5)  # let the duplicate finish as well
+    job = SchemaImport.objects.get(pk=job_id)
+    action = Action.objects.get(gpt=gpt)
+    assert job.action == action and job.attempts == 1, worker.output()
+    assert action.operations.count() == 1
+    assert len(upstream.log) == 1
 
 
 def test_the_sweep_is_on_celery_beats_schedule():

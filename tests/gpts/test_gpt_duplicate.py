@@ -73,6 +73,17 @@ def test_the_copy_has_the_gpt_and_every_action_and_is_only_the_copiers(world):
     assert world["gpt"].actions.count() == 2
 
 
+def test_an_action_without_a_schema_is_left_out_of_the_copy(world):
+    # Saved before an action needed a schema (a failed import left it): it does nothing.
+    Action.objects.create(gpt=world["gpt"], workspace=world["acme"])
+    copy = gpt_duplicate(gpt=world["gpt"], acting_user=world["builder"])
+    assert sorted(copy.actions.values_list("domain", flat=True)) == [
+        "forecast.example.com",
+        "weather.example.com",
+    ]
+    assert world["gpt"].actions.count() == 3
+
+
 def test_the_copy_is_audited_without_secrets(world):
     copy = gpt_duplicate(gpt=world["gpt"], acting_user=world["owner"])
     event = AuditEvent.objects.get(kind=AuditKind.GPT_DUPLICATED)

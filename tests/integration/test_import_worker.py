@@ -1,5 +1,6 @@
 """URL import end to end: the API queues on commit, a real Celery worker on Redis fetches the
-document from a real HTTP server on 127.0.0.1, validates and saves it."""
+document from a real HTTP server on 127.0.0.1, validates and saves it (into an existing action,
+or into a new one the worker creates only when the import succeeds)."""
 
 import json
 
@@ -80,3 +81,41 @@ def test_import_of_a_refused_address_fails_clearly(settings, celery_worker_facto
     assert "loopback address" in job.error
     assert "127.0.0.1" not in job.error
     assert len(httpserver.log) == 0
+
+
+def test_an_import_into_a_new_action_creates_it_on_the_worker(
+    httpserver, settings, celery_worker_factory
+):
+    settings.OUTBOUND_ALLOW_PRIVATE = [f"127.0.0.1:{httpserver.port}"]
+    httpserver.expect_request("/openapi.json").respond_with_data(
+        local_schema(httpserver.port), content_type="application/json"
+    )
+    httpserver.expect_request("/missing.json").respond_with_data("gone", status=404)
+    worker = celery_worker_factory()
+    workspace = make_workspace()
+    builder = add_member(workspace, role=Role.BUILDER)
+    gpt = make_gpt(workspace, created_by=builder)
+    client = APIClient()
+    client.force_authenticate(builder)
+
+    def run(path: str) -> dict:
+        response = client.post(
+            f"/api/v1/gpts/{gpt.pk}/imports/", {"url": httpserver.url_for(path)}, format="json"
+        )
+        assert response.status_code == 202
+        assert (response.json()["status"], response.json()["action"]) == ("pending", None)
+        job_id = response.json()["id"]
+        done = (ImportStatus.SUCCEEDED, ImportStatus.FAILED)
+        assert wait_for(lambda: SchemaImport.objects.get(pk=job_id).status in done, timeout=60), (
+            worker.output()
+        )
+        return client.get(f"/api/v1/imports/{job_id}/").json()
+
+    failed = run("/missing.json")
+    assert failed["status"] == "failed" and failed["action"] is None
+    assert not Action.objects.exists()
+
+    job = run("/openapi.json")
+    assert job["status"] == "succeeded", job
+    action = Action.objects.get()
+    assert job["action"] == action.pk and action.gpt == gpt and action.domain == "127.0.0.1"

@@ -192,7 +192,11 @@ def _tenant(name: str, *, port: int, api_key: str, secrets: dict | None) -> Tena
         },
     )
     schema_import = SchemaImport.objects.create(
-        action=action, workspace=workspace, url=f"{base}/openapi.json", requested_by=owner
+        action=action,
+        gpt=action.gpt,
+        workspace=workspace,
+        url=f"{base}/openapi.json",
+        requested_by=owner,
     )
     tokens = secrets or {"access_token": f"{name}-access-x1", "refresh_token": f"{name}-refresh-x1"}
     connection = ConnectedAccount.objects.create(

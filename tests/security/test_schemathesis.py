@@ -86,6 +86,9 @@ def existing_ids(world, user) -> dict[str, object]:
 def meaningful_bodies(world) -> dict[str, list[object]]:
     """Bodies that get past input validation, so the work behind it is fuzzed too."""
     schema = action_schema(world.port, prefix="new")
+    # An action needs a schema of its own domain: A's GPT has 127.0.0.1 already (a duplicate,
+    # 400) and A's policy allows no other host (403), both the rules' own answers.
+    elsewhere = schema.replace(f"http://127.0.0.1:{world.port}", "https://api.elsewhere.example")
     run = [
         {"arguments": {"location": "Paris"}, "consent": "allow"},
         {"arguments": {"location": "Paris"}, "consent": "always_allow"},
@@ -95,12 +98,13 @@ def meaningful_bodies(world) -> dict[str, list[object]]:
     return {
         "actions_operations_run_create": run,
         "actions_imports_create": [{"url": f"http://127.0.0.1:{world.port}/openapi.json"}],
+        "gpts_imports_create": [{"url": f"http://127.0.0.1:{world.port}/openapi.json"}],
         "actions_partial_update": [
             {"privacy_policy_url": "https://example.com/p"},
             {"auth": {"type": "api_key", "api_key": "k-123456789", "auth_type": "custom"}},
             {"auth": {"type": "none"}},
         ],
-        "gpts_actions_create": [{"schema": schema}, {}],
+        "gpts_actions_create": [{"schema": schema}, {"schema": elsewhere}],
         "gpts_partial_update": [{"name": "Renamed"}, {"visibility": "store"}],
         "workspaces_gpts_create": [{"name": "New GPT"}],
         "workspaces_partial_update": [

@@ -6,6 +6,7 @@ from django.urls import reverse
 from actions.models import Action, Invocation, Operation, Review
 from chat.models import Conversation, Message, ToolCall
 from gpts.models import GPT
+from tests.api.conftest import weather_schema
 from tests.factories import add_member, make_action, make_gpt, make_user
 from tests.world import people
 from workspaces.invitations import invitation_create
@@ -34,8 +35,10 @@ def two_workspaces():
     acme, globex, admin_a, owner_b = cast["acme"], cast["globex"], cast["admin"], cast["owner_b"]
     for workspace, owner in ((acme, admin_a), (globex, owner_b)):
         gpt = make_gpt(workspace, name=f"{workspace.name} helper", created_by=owner)
+        host, operation = f"api.{workspace.slug}.example", f"op_{workspace.slug}"
+        # The text stored as is (no engine); an action saves only with a schema.
         make_action(
-            gpt, domain=f"api.{workspace.slug}.example", operations=[f"op_{workspace.slug}"]
+            gpt, domain=host, operations=[operation], schema=weather_schema(host, operation)
         )
         AllowedDomain.objects.create(workspace=workspace, pattern=f"{workspace.slug}.example")
         AuditEvent.objects.create(

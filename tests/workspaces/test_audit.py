@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from actions.services import action_update
+from tests.api.conftest import weather_schema
 from tests.factories import add_member, make_action, make_gpt, make_user, make_workspace
 from tests.workspaces.test_admin_policy import add_inline_row, change_url, form_data, open_page
 from tests.world import people
@@ -137,7 +138,11 @@ def test_member_addition_and_removal_are_recorded(client, world):
 
 
 def test_action_auth_change_is_recorded_without_secrets(world):
-    action = make_action(make_gpt(world["acme"], name="Helper"), domain="api.acme-tools.com")
+    action = make_action(
+        make_gpt(world["acme"], name="Helper"),
+        domain="api.acme-tools.com",
+        schema=weather_schema("api.acme-tools.com"),  # an action saves only with a schema
+    )
     secret, rotated = "sk-live-TOPSECRET-4242", "sk-live-ROTATED-9999"
     action_update(
         action=action,
@@ -172,7 +177,11 @@ def test_action_auth_change_is_recorded_without_secrets(world):
 
 
 def test_unchanged_auth_writes_no_row(world):
-    action = make_action(make_gpt(world["acme"]), domain="api.acme-tools.com")
+    action = make_action(
+        make_gpt(world["acme"]),
+        domain="api.acme-tools.com",
+        schema=weather_schema("api.acme-tools.com"),
+    )
     action_update(action=action, acting_user=world["owner"], auth={"type": "none"})
     assert not AuditEvent.objects.filter(kind=AuditKind.ACTION_AUTH_CHANGED).exists()
 
