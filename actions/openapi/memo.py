@@ -112,9 +112,10 @@ def clear() -> None:
     _cache.clear()
 
 
-def parse(text: str, max_bytes: int) -> ParsedDocument | None:
+def parse(text: str, max_bytes: int, *, utf8: bytes | None = None) -> ParsedDocument | None:
     """The parse of a large JSON `text`, incrementally when it is a small edit of a cached
-    one; None when this module does not apply (the caller parses cold, as always)."""
+    one; None when this module does not apply (the caller parses cold, as always).
+    `utf8`: the text's UTF-8 encoding, when the caller has it already."""
     if type(text) is not str or len(text) < MIN_CHARS or text.startswith("\ufeff"):
         return None
     if text[:1] != "{" and text.lstrip(_WS)[:1] != "{":
@@ -126,7 +127,7 @@ def parse(text: str, max_bytes: int) -> ParsedDocument | None:
         if entry is not None:
             break
     else:
-        entry = _cold(text, max_bytes)
+        entry = _cold(text, max_bytes, utf8)
     if entry is None:
         return None
     _cache.put(entry)
@@ -156,9 +157,9 @@ def _decoder(refs: set[str], duplicates: list) -> json.JSONDecoder:
     )
 
 
-def _cold(text: str, max_bytes: int) -> _Entry | None:
+def _cold(text: str, max_bytes: int, utf8: bytes | None = None) -> _Entry | None:
     try:
-        text = parsing.decode(text, max_bytes)
+        text, size = parsing.decode_sized(text, max_bytes, utf8=utf8)
     except Exception:  # noqa: BLE001 - the cold parse reports it
         return None
     refs: set[str] = set()
@@ -174,7 +175,6 @@ def _cold(text: str, max_bytes: int) -> _Entry | None:
             return None
     except (_NotSkeleton, ValueError, RecursionError, IndexError):
         return None  # includes JSONDecodeError and non-finite numbers: the cold parse says why
-    size = len(text.encode("utf-8"))
     return _Entry(text, document, spans, frozenset(refs), size)
 
 
