@@ -131,7 +131,10 @@ def parse(text: str, max_bytes: int, *, utf8: bytes | None = None) -> ParsedDocu
     if entry is None:
         return None
     _cache.put(entry)
-    return ParsedDocument(document=entry.document, format="json", text=text, refs=set(entry.refs))
+    # An entry is only made from a text without duplicate keys (see _cold and _edited).
+    return ParsedDocument(
+        document=entry.document, format="json", text=text, refs=set(entry.refs), unique_keys=True
+    )
 
 
 # Cold: the skeleton walk ------------------------------------------------------------------------

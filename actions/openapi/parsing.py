@@ -122,6 +122,8 @@ class ParsedDocument:
     refs: set[str] | None = field(default=None, repr=False)
     # YAML only: id(container) → packed (line << 24 | column), 0-based, of each key or item.
     marks: dict[int, list[int]] | None = field(default=None, repr=False)
+    # JSON only: True when the parser made sure no object repeats a key (locate stops early).
+    unique_keys: bool = field(default=False, repr=False)
     _positions: dict[str, tuple[int, int] | None] = field(default_factory=dict, repr=False)
 
     def locate(self, pointers: Iterable[str]) -> dict[str, tuple[int, int] | None]:
@@ -132,9 +134,10 @@ class ParsedDocument:
         wanted = [p for p in dict.fromkeys(pointers) if p not in self._positions]
         if wanted and self.marks is not None:
             wanted = self._locate_from_marks(wanted)
-        if wanted:
-            finder = locate_json if self.format == "json" else locate_yaml
-            self._positions.update(finder(self.text, wanted))
+        if wanted and self.format == "json":
+            self._positions.update(locate_json(self.text, wanted, unique_keys=self.unique_keys))
+        elif wanted:
+            self._positions.update(locate_yaml(self.text, wanted))
         return {p: self._positions.get(p) for p in pointers}
 
     def _locate_from_marks(self, pointers: list[str]) -> list[str]:
@@ -429,7 +432,9 @@ def _parse_json(text: str) -> ParsedDocument:
     depth = _max_depth(document)
     if depth > MAX_DEPTH:
         _fail(f"The schema is nested too deeply (more than {MAX_DEPTH} levels).", "too_deep")
-    parsed = ParsedDocument(document=document, format="json", text=text, refs=refs)
+    parsed = ParsedDocument(
+        document=document, format="json", text=text, refs=refs, unique_keys=not duplicates
+    )
     if duplicates:
         parsed.problems.extend(_json_duplicate_problems(document, duplicates))
     return parsed
@@ -481,21 +486,20 @@ def _surrogate_problem(text: str, pointer: str, value: str) -> None:
 
 def _max_depth(document: Any) -> int:
     """Deepest nesting of mappings and lists, without recursion: one level at a time, each
-    built by a list comprehension (a 2 MB document's depth in a few milliseconds)."""
+    built by one list comprehension (a 2 MB document's depth in a few milliseconds; one
+    comprehension per level rather than per container halves the time)."""
     level = [document] if type(document) in (dict, list) else []
     depth = 0
     while level:
         depth += 1
         if depth > MAX_DEPTH:
             return depth
-        below: list = []
-        for node in level:
-            below += [
-                child
-                for child in (node.values() if type(node) is dict else node)
-                if type(child) is dict or type(child) is list
-            ]
-        level = below
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) is dict or type(child) is list
+        ]
     return depth
 
 
