@@ -87,12 +87,19 @@ class _Offsets(dict):
 
 
 def locate_json(
-    text: str, pointers: list[str], *, unique_keys: bool = False
+    text: str,
+    pointers: list[str],
+    *,
+    unique_keys: bool = False,
+    root: dict[str, tuple[int, int]] | None = None,
 ) -> dict[str, Position | None]:
     """`unique_keys`: the text is known to repeat no key in an object (the parser checked),
     so the first occurrence of a key is the only one and the walk can stop as soon as every
     pointer is placed; otherwise it reads to the end, since the last occurrence wins. On a
-    4 MB document that is the difference between the first few members and a whole parse."""
+    4 MB document that is the difference between the first few members and a whole parse.
+    `root` (with `unique_keys`): where each member of the root object starts, key and value,
+    as the parser found them; only the members a pointer is in are then walked (a Swagger
+    document's `swagger` key is often the last of 1-4 MB)."""
     trie = _build_trie(pointers)
     offsets = _Offsets()
     decoder = json.JSONDecoder()
@@ -101,7 +108,14 @@ def locate_json(
     if unique_keys:
         offsets.remaining = {tuple(split_pointer(p)) for p in pointers} - {()}
     try:
-        if offsets.remaining is None or offsets.remaining:
+        if unique_keys and root is not None:
+            for key, child in trie.items():
+                if key in root:  # else a missing key: its parent's place, the root's
+                    key_start, value_start = root[key]
+                    offsets[(key,)] = key_start
+                    if child:
+                        _value(text, value_start, child, (key,), offsets, decoder)
+        elif offsets.remaining is None or offsets.remaining:
             _walk_json(text, start, trie, (), offsets, decoder)
     except (ValueError, IndexError):  # not JSON after all: keep what was found
         pass

@@ -124,6 +124,9 @@ class ParsedDocument:
     marks: dict[int, list[int]] | None = field(default=None, repr=False)
     # JSON only: True when the parser made sure no object repeats a key (locate stops early).
     unique_keys: bool = field(default=False, repr=False)
+    # JSON only, from memo.py's skeleton: each root member's key → (offset of the key, of the
+    # value), so locating a pointer walks only the member it is in.
+    root_members: dict[str, tuple[int, int]] | None = field(default=None, repr=False)
     _positions: dict[str, tuple[int, int] | None] = field(default_factory=dict, repr=False)
 
     def locate(self, pointers: Iterable[str]) -> dict[str, tuple[int, int] | None]:
@@ -135,7 +138,11 @@ class ParsedDocument:
         if wanted and self.marks is not None:
             wanted = self._locate_from_marks(wanted)
         if wanted and self.format == "json":
-            self._positions.update(locate_json(self.text, wanted, unique_keys=self.unique_keys))
+            self._positions.update(
+                locate_json(
+                    self.text, wanted, unique_keys=self.unique_keys, root=self.root_members
+                )
+            )
         elif wanted:
             self._positions.update(locate_yaml(self.text, wanted))
         return {p: self._positions.get(p) for p in pointers}

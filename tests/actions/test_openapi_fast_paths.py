@@ -2,7 +2,9 @@
 
 * text checks (parsing.decode_sized): control characters found through the UTF-8 bytes,
   emptiness through `str.isspace`, the size from the encoding the engine already has;
-* positions (locate_json with `unique_keys`): stopping once every pointer is placed;
+* positions (locate_json with `unique_keys`): stopping once every pointer is placed, and
+  walking only the root members the pointers are in (memo.py's skeleton says where they are),
+  also after an edit moved them;
 * the surrogate check of the API's text fields: UTF-8 encoding instead of an expression;
 * and, end to end, the first verdict of each big corpus document with the shortcuts off.
 """
@@ -17,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 
-from actions.openapi import engine, parsing
+from actions.openapi import engine, memo, parsing
 from actions.openapi.locate import locate_json
 from actions.openapi.problems import SchemaParseError, escape_pointer_part
 from api.serializers import StrictCharField
@@ -116,6 +118,24 @@ def test_positions_with_unique_keys_are_those_of_the_whole_walk(path):
         assert locate_json(text, chosen, unique_keys=True) == locate_json(text, chosen)
 
 
+@pytest.mark.parametrize("path", BIG_JSON, ids=lambda p: p.name)
+def test_positions_from_the_skeleton_are_those_of_the_whole_walk(path):
+    text = path.read_text(encoding="utf-8")
+    memo.clear()
+    parsed = memo.parse(text, parsing.DEFAULT_MAX_BYTES)
+    assert parsed is not None and parsed.root_members
+    pointers = _pointers(parsed.document) + [f"/{escape_pointer_part(k)}" for k in parsed.document]
+    assert parsed.locate(pointers) == locate_json(text, pointers)
+    # An edit of the first description (in `info`, near the top) moves what follows it; the
+    # next parse is incremental.
+    first = text.index('"description": "') + len('"description": "')
+    edited = text[:first] + "Edited. " + text[first:]
+    reparsed = memo.parse(edited, parsing.DEFAULT_MAX_BYTES)
+    memo.clear()
+    assert reparsed is not None and reparsed.root_members != parsed.root_members
+    assert reparsed.locate(pointers) == locate_json(edited, pointers)
+
+
 def test_keys_are_unique_only_when_the_parser_says_so():
     assert parsing.parse('{"openapi": "3.1.0", "info": {}}').unique_keys
     repeated = parsing.parse('{"openapi": "3.1.0", "info": {"a": 1, "a": 2}}')
@@ -139,7 +159,7 @@ def test_big_documents_get_the_verdict_of_the_plain_ways(path, monkeypatch):
     monkeypatch.setattr(
         parsing,
         "locate_json",
-        lambda text, pointers, *, unique_keys=False: locate_json(text, pointers),
+        lambda text, pointers, *, unique_keys=False, root=None: locate_json(text, pointers),
     )
     engine.clear_cache()
     plain = engine.validate(text).as_dict()
