@@ -38,11 +38,23 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _NoSurrogates(ProhibitSurrogateCharactersValidator):
-    """DRF's check, with a regular expression: DRF's walks the text character by character
-    in Python, 0.15 s for a 1.7 MB schema — most of a big schema's first verdict over HTTP."""
+    """DRF's check, at C speed: DRF's walks the text character by character in Python, 0.15 s
+    for a 1.7 MB schema — most of a big schema's first verdict over HTTP. Even a regular
+    expression takes 4-25 ms on a 1-4 MB schema; ASCII text (a flag Python keeps) can hold no
+    surrogate, and strict UTF-8 encoding refuses exactly the surrogates (0.1-3 ms), so the
+    expression only runs on text that has one, to name it."""
 
     def __call__(self, value):
-        found = _SURROGATE.search(str(value))
+        text = str(value)
+        if text.isascii():
+            return
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return
+        found = _SURROGATE.search(text)
         if found:
             message = self.message.format(code_point=ord(found.group()))
             raise ValidationError(message, code=self.code)

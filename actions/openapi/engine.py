@@ -271,10 +271,13 @@ def _more_problem(count: int, severity: str) -> Problem:
 
 
 def _core_cached(text_or_parsed: str | bytes | ParsedDocument) -> _Core:
-    if isinstance(text_or_parsed, ParsedDocument):
-        raw = text_or_parsed.text.encode("utf-8", "surrogatepass")
-    elif isinstance(text_or_parsed, str):
-        raw = text_or_parsed.encode("utf-8", "surrogatepass")
+    utf8 = None  # the text's UTF-8 encoding, for the parser's size and text checks
+    if isinstance(text_or_parsed, ParsedDocument | str):
+        text = text_or_parsed if isinstance(text_or_parsed, str) else text_or_parsed.text
+        try:
+            raw = utf8 = text.encode("utf-8")  # the same bytes, faster, without surrogates
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "surrogatepass")
     elif isinstance(text_or_parsed, bytes | bytearray):
         raw = bytes(text_or_parsed)
     else:
@@ -284,19 +287,22 @@ def _core_cached(text_or_parsed: str | bytes | ParsedDocument) -> _Core:
     core = _cache.get(key)
     if core is None:
         with gc_paused():  # see gc_paused: the whole check allocates, not only parsing
-            core = _core(text_or_parsed)
+            core = _core(text_or_parsed, utf8)
         _cache.put(key, core)
     return core
 
 
-def _core(text_or_parsed: Any) -> _Core:
+def _core(text_or_parsed: Any, utf8: bytes | None = None) -> _Core:
     try:
         if isinstance(text_or_parsed, ParsedDocument):
             parsed = text_or_parsed
         else:
             # A large JSON text that is a small edit of one just checked is re-parsed only
             # where it changed (see memo.py); otherwise, and for every error, the cold parse.
-            parsed = memo.parse(text_or_parsed, max_bytes_default()) or parse(text_or_parsed)
+            limit = max_bytes_default()
+            parsed = memo.parse(text_or_parsed, limit, utf8=utf8) or parse(
+                text_or_parsed, max_bytes=limit, utf8=utf8
+            )
     except SchemaParseError as exc:
         return _finish(None, None, [], [], exc.problems)
     except RecursionError:

@@ -68,15 +68,58 @@ def _nearest(pointers: Iterable[str], found: dict[tuple[str, ...], Position]) ->
 # JSON ---------------------------------------------------------------------------------------
 
 
-def locate_json(text: str, pointers: list[str]) -> dict[str, Position | None]:
+class _AllFound(Exception):
+    pass
+
+
+class _Offsets(dict):
+    """path → offset of its key or item; with `remaining`, the walk stops once every wanted
+    path has one (`_AllFound`)."""
+
+    remaining: set[tuple[str, ...]] | None = None
+
+    def __setitem__(self, path, offset):
+        super().__setitem__(path, offset)
+        if self.remaining is not None:
+            self.remaining.discard(path)
+            if not self.remaining:
+                raise _AllFound
+
+
+def locate_json(
+    text: str,
+    pointers: list[str],
+    *,
+    unique_keys: bool = False,
+    root: dict[str, tuple[int, int]] | None = None,
+) -> dict[str, Position | None]:
+    """`unique_keys`: the text is known to repeat no key in an object (the parser checked),
+    so the first occurrence of a key is the only one and the walk can stop as soon as every
+    pointer is placed; otherwise it reads to the end, since the last occurrence wins. On a
+    4 MB document that is the difference between the first few members and a whole parse.
+    `root` (with `unique_keys`): where each member of the root object starts, key and value,
+    as the parser found them; only the members a pointer is in are then walked (a Swagger
+    document's `swagger` key is often the last of 1-4 MB)."""
     trie = _build_trie(pointers)
-    offsets: dict[tuple[str, ...], int] = {}
+    offsets = _Offsets()
     decoder = json.JSONDecoder()
     start = _skip_ws(text, 0)
     offsets[()] = start
+    if unique_keys:
+        offsets.remaining = {tuple(split_pointer(p)) for p in pointers} - {()}
     try:
-        _walk_json(text, start, trie, (), offsets, decoder)
+        if unique_keys and root is not None:
+            for key, child in trie.items():
+                if key in root:  # else a missing key: its parent's place, the root's
+                    key_start, value_start = root[key]
+                    offsets[(key,)] = key_start
+                    if child:
+                        _value(text, value_start, child, (key,), offsets, decoder)
+        elif offsets.remaining is None or offsets.remaining:
+            _walk_json(text, start, trie, (), offsets, decoder)
     except (ValueError, IndexError):  # not JSON after all: keep what was found
+        pass
+    except _AllFound:
         pass
     return _nearest(pointers, _to_positions(text, offsets))
 

@@ -77,6 +77,9 @@ class _Entry:
     spans: list[tuple[int, int, tuple[str, ...]]]
     refs: frozenset[str]
     size: int  # UTF-8 bytes
+    # Each member of the root: key → (offset of its key's opening quote, of its value), so
+    # positions in the text need no walk of the root (ParsedDocument.locate).
+    root: dict[str, tuple[int, int]]
 
 
 class _Cache:
@@ -112,9 +115,10 @@ def clear() -> None:
     _cache.clear()
 
 
-def parse(text: str, max_bytes: int) -> ParsedDocument | None:
+def parse(text: str, max_bytes: int, *, utf8: bytes | None = None) -> ParsedDocument | None:
     """The parse of a large JSON `text`, incrementally when it is a small edit of a cached
-    one; None when this module does not apply (the caller parses cold, as always)."""
+    one; None when this module does not apply (the caller parses cold, as always).
+    `utf8`: the text's UTF-8 encoding, when the caller has it already."""
     if type(text) is not str or len(text) < MIN_CHARS or text.startswith("\ufeff"):
         return None
     if text[:1] != "{" and text.lstrip(_WS)[:1] != "{":
@@ -126,11 +130,19 @@ def parse(text: str, max_bytes: int) -> ParsedDocument | None:
         if entry is not None:
             break
     else:
-        entry = _cold(text, max_bytes)
+        entry = _cold(text, max_bytes, utf8)
     if entry is None:
         return None
     _cache.put(entry)
-    return ParsedDocument(document=entry.document, format="json", text=text, refs=set(entry.refs))
+    # An entry is only made from a text without duplicate keys (see _cold and _edited).
+    return ParsedDocument(
+        document=entry.document,
+        format="json",
+        text=text,
+        refs=set(entry.refs),
+        unique_keys=True,
+        root_members=entry.root,
+    )
 
 
 # Cold: the skeleton walk ------------------------------------------------------------------------
@@ -156,26 +168,26 @@ def _decoder(refs: set[str], duplicates: list) -> json.JSONDecoder:
     )
 
 
-def _cold(text: str, max_bytes: int) -> _Entry | None:
+def _cold(text: str, max_bytes: int, utf8: bytes | None = None) -> _Entry | None:
     try:
-        text = parsing.decode(text, max_bytes)
+        text, size = parsing.decode_sized(text, max_bytes, utf8=utf8)
     except Exception:  # noqa: BLE001 - the cold parse reports it
         return None
     refs: set[str] = set()
     duplicates: list = []
     decoder = _decoder(refs, duplicates)
     spans: list[tuple[int, int, tuple[str, ...]]] = []
+    root: dict[str, tuple[int, int]] = {}
     try:
         start = _skip(text, 0)
-        document, end = _skeleton(text, start, decoder, (), 0, spans)
+        document, end = _skeleton(text, start, decoder, (), 0, spans, root)
         if _skip(text, end) != len(text) or type(document) is not dict:
             return None
         if duplicates or parsing._max_depth(document) > MAX_DEPTH:
             return None
     except (_NotSkeleton, ValueError, RecursionError, IndexError):
         return None  # includes JSONDecodeError and non-finite numbers: the cold parse says why
-    size = len(text.encode("utf-8"))
-    return _Entry(text, document, spans, frozenset(refs), size)
+    return _Entry(text, document, spans, frozenset(refs), size, root)
 
 
 def _skip(text: str, index: int) -> int:
@@ -185,9 +197,10 @@ def _skip(text: str, index: int) -> int:
     return index
 
 
-def _skeleton(text, index, decoder, path, levels, spans) -> tuple[Any, int]:
+def _skeleton(text, index, decoder, path, levels, spans, root=None) -> tuple[Any, int]:
     """Decode the object at `index` member by member (as the C scanner would), descending
-    `levels` more levels into objects; values below are sections (spans recorded)."""
+    `levels` more levels into objects; values below are sections (spans recorded). `root`:
+    where each member's key and value start, for the root object."""
     if text[index] != "{":
         raise _NotSkeleton
     pairs: list[tuple[str, Any]] = []
@@ -197,11 +210,14 @@ def _skeleton(text, index, decoder, path, levels, spans) -> tuple[Any, int]:
     while True:
         if text[index] != '"':
             raise _NotSkeleton
+        key_start = index
         key, index = scanstring(text, index + 1, True)
         index = _skip(text, index)
         if text[index] != ":":
             raise _NotSkeleton
         index = _skip(text, index + 1)
+        if root is not None:
+            root[key] = (key_start, index)
         if not path and key in _SECTIONED and text[index] == "{":
             value, index = _skeleton(text, index, decoder, (key,), _SECTIONED[key], spans)
         elif levels > 1 and text[index] == "{":
@@ -305,7 +321,13 @@ def _edited(previous: _Entry, text: str, max_bytes: int) -> _Entry | None:
     spans[position] = (start, value_end, path)
     if delta:
         spans[position + 1 :] = [(s + delta, e + delta, p) for s, e, p in spans[position + 1 :]]
-    return _Entry(text, document, spans, previous.refs | refs, size)
+    # Root members after the change move with it; the others (the edited section's own key
+    # included) are before it: no root key lies inside a section's value.
+    root = {
+        key: (k + delta, v + delta) if k > prefix else (k, v)
+        for key, (k, v) in previous.root.items()
+    }
+    return _Entry(text, document, spans, previous.refs | refs, size, root)
 
 
 def _splice(document: dict, path: tuple[str, ...], value: Any) -> dict:
