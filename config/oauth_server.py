@@ -1,6 +1,9 @@
 """The OAuth 2.0 server of the sandbox provider and the REST API (django-oauth-toolkit's
 OAUTH2_SERVER_CLASS and OAUTH2_VALIDATOR_CLASS)."""
 
+import hashlib
+
+from oauth2_provider.models import get_access_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2 import Server as OAuthlibServer
 
@@ -59,6 +62,20 @@ class Validator(OAuth2Validator):
         if not super().validate_bearer_token(token, scopes, request):
             return False
         return _active(getattr(request, "user", None))
+
+    def _load_access_token(self, token):
+        # DOT's own lookup, less its `.first()`: the checksum is unique, so the ORDER BY that
+        # `.first()` adds changes nothing but took a fifth of the lookup's CPU (compiling the
+        # ordering of a three-table join), on every request of the API (measured 2026-12-01,
+        # bench/README.md "Figures re-measured").
+        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        model = get_access_token_model()
+        try:
+            return model.objects.select_related("application", "user").get(
+                token_checksum=checksum
+            )
+        except model.DoesNotExist:
+            return None
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
