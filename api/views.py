@@ -34,7 +34,7 @@ from api.permissions import BUILD
 from gpts.catalogue import models_for
 from gpts.models import GPT
 from gpts.selectors import gpt_access_for_member, gpt_list_for_user
-from gpts.services import gpt_create, gpt_delete, gpt_update
+from gpts.services import EDITABLE_FIELDS, gpt_create, gpt_delete, gpt_update
 from kernel.errors import RuleViolation
 from kernel.serializers import PlannedSerializer
 from workspaces.models import ActionAccess, ApprovalMode
@@ -157,19 +157,9 @@ class WorkspaceDetailView(ApiView):
 # GPTs ---------------------------------------------------------------------------------------
 
 
-# What GPTSerializer reads of a GPT: a list loads only these (the instructions are up to 8,000
-# characters and the dates unused).
-GPT_OUTPUT_FIELDS = (
-    "id",
-    "workspace_id",
-    "name",
-    "description",
-    "instructions",
-    "model",
-    "visibility",
-    "apps",
-    "conversation_starters",
-)
+# What GPTSerializer reads of a GPT, its keys and the fields a builder edits: a list loads
+# only these (not the dates, nor the creator).
+GPT_OUTPUT_FIELDS = ("id", "workspace_id", *EDITABLE_FIELDS)
 
 
 def gpt_output(gpts: list[GPT], workspace=None) -> list[GPT]:
