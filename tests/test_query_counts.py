@@ -30,7 +30,7 @@ API: dict[str, Route] = {
         2,
     ),
     "gpt-list": ("owner", lambda w: reverse("api:gpt-list", args=[w.a.workspace.slug]), 4),
-    "gpt-detail": ("owner", lambda w: reverse("api:gpt-detail", args=[w.a.gpt.pk]), 3),
+    "gpt-detail": ("owner", lambda w: reverse("api:gpt-detail", args=[w.a.gpt.pk]), 2),
     "gpt-models": ("owner", lambda w: reverse("api:gpt-models", args=[w.a.gpt.pk]), 2),
     "gpt-tools": ("member", lambda w: reverse("api:gpt-tools", args=[w.a.gpt.pk]), 4),
     "action-list": ("owner", lambda w: reverse("api:action-list", args=[w.a.gpt.pk]), 4),
