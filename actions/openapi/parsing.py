@@ -120,8 +120,10 @@ class ParsedDocument:
     problems: list[Problem] = field(default_factory=list)
     # Every `$ref` string in the document, collected while parsing (None: not collected).
     refs: set[str] | None = field(default=None, repr=False)
-    # YAML only: id(container) → packed (line << 24 | column), 0-based, of each key or item.
-    marks: dict[int, list[int]] | None = field(default=None, repr=False)
+    # YAML only: id(container) → the parser's start mark (0-based `line` and `column`) of each
+    # key or item. The marks themselves, not numbers made of them: reading two attributes and
+    # packing them, per key, was 3-8 ms of a 3 MB document's parse (Asana, OpenAI).
+    marks: dict[int, list[Any]] | None = field(default=None, repr=False)
     # JSON only: True when the parser made sure no object repeats a key (locate stops early).
     unique_keys: bool = field(default=False, repr=False)
     # JSON only, from memo.py's skeleton: each root member's key → (offset of the key, of the
@@ -172,8 +174,8 @@ class ParsedDocument:
                     node = node[index]
                 if index >= len(marks):
                     break
-                packed = marks[index]
-                position = ((packed >> 24) + 1, (packed & 0xFFFFFF) + 1)
+                mark = marks[index]
+                position = (mark.line + 1, mark.column + 1)
             else:
                 self._positions[pointer] = position
                 continue
@@ -585,7 +587,7 @@ class _YamlBuilder:
         self.sizes: dict[int, int] = {}
         self.sizes_of: list[Any] = []
         self.duplicates: list[Problem] = []
-        self.marks: dict[int, list[int]] = {}
+        self.marks: dict[int, list[Any]] = {}
         self.refs: set[str] = set()
 
     def build(self) -> Any:
@@ -613,12 +615,12 @@ class _YamlBuilder:
 
     def _document(self, get):  # noqa: C901 - one tight loop, locals only: this is the hot path
         # The open container lives in locals; enclosing ones are saved on `stack`.
-        # `marks` collects, per container, the packed position of each key (mapping) or item
+        # `marks` collects, per container, the start mark of each key (mapping) or item
         # (list), in order: ParsedDocument.locate reads them, so YAML problems are placed
         # without a second pass over the text.
         stack: list[tuple] = []
         container: Any = None
-        marks: list[int] = []
+        marks: list[Any] = []
         is_map = False
         key: Any = _NO_KEY
         key_event: Any = None
@@ -663,8 +665,7 @@ class _YamlBuilder:
                         event,
                     )
                 if container is not None and not is_map:
-                    mark = event.start_mark
-                    marks.append(mark.line << 24 | mark.column)
+                    marks.append(event.start_mark)
                 stack.append((container, marks, is_map, key, key_event, extra))
                 extra = None
                 if event.anchor is not None:
@@ -715,20 +716,17 @@ class _YamlBuilder:
                     self._duplicate(stack, container, key, key_event)
                     container[key] = node
                     if marks is not None:
-                        mark = key_event.start_mark
-                        marks[list(container).index(key)] = mark.line << 24 | mark.column
+                        marks[list(container).index(key)] = key_event.start_mark
                 else:
                     container[key] = node
                     if marks is not None:
-                        mark = key_event.start_mark
-                        marks.append(mark.line << 24 | mark.column)
+                        marks.append(key_event.start_mark)
                     if key == "$ref" and type(node) is str:
                         refs.add(node)
                 key = no_key
             else:
                 if cls is not MappingEndEvent and cls is not SequenceEndEvent:
-                    mark = event.start_mark
-                    marks.append(mark.line << 24 | mark.column)
+                    marks.append(event.start_mark)
                 container.append("<<" if node is _MERGE_KEY else node)
 
     def _plain(self, value: str, resolvers, event):

@@ -89,16 +89,24 @@ class LocalResolver:
         Siblings of `$ref` are ignored, as jsonschema_path does when openapi-spec-validator
         walks a document.
         """
-        seen: set[str] | None = None
-        while is_ref(node):
-            ref = node["$ref"]
-            if seen is None:
-                seen = set()
-            elif ref in seen:
+        # `is_ref` written out: this runs for every node the spec walk visits (25,000 times
+        # on OpenAI's document), nearly always on a node that is no reference.
+        if type(node) is not dict:
+            return node, pointer
+        ref = node.get("$ref")
+        if type(ref) is not str:
+            return node, pointer
+        seen: set[str] = set()
+        while True:
+            if ref in seen:
                 raise RefError("ref_cycle", ref)
             seen.add(ref)
             node, pointer = self.lookup(ref)
-        return node, pointer
+            if type(node) is not dict:
+                return node, pointer
+            ref = node.get("$ref")
+            if type(ref) is not str:
+                return node, pointer
 
 
 @dataclass

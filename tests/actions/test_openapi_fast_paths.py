@@ -6,6 +6,8 @@
   walking only the root members the pointers are in (memo.py's skeleton says where they are),
   also after an edit moved them;
 * the surrogate check of the API's text fields: UTF-8 encoding instead of an expression;
+* positions of YAML problems from the start marks the builder keeps, as the text walk finds;
+* reference chains followed by `LocalResolver.deref` with its inline test for a reference;
 * and, end to end, the first verdict of each big corpus document with the shortcuts off.
 """
 
@@ -20,8 +22,9 @@ from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 
 from actions.openapi import engine, memo, parsing
-from actions.openapi.locate import locate_json
+from actions.openapi.locate import locate_json, locate_yaml
 from actions.openapi.problems import SchemaParseError, escape_pointer_part
+from actions.openapi.refs import LocalResolver, RefError
 from api.serializers import StrictCharField
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "openapi"
@@ -180,3 +183,53 @@ def test_the_api_surrogate_check_refuses_exactly_what_the_expression_finds(text)
     with pytest.raises(ValidationError) as caught:
         field.run_validation(text)
     assert f"U+{ord(found.group()):X}" in str(caught.value.detail)
+
+
+BIG_YAML = [p for p in BIG if p not in BIG_JSON]
+
+
+@pytest.mark.parametrize("path", BIG_YAML, ids=lambda p: p.name)
+def test_positions_from_the_yaml_marks_are_those_of_the_text_walk(path):
+    # The builder keeps each key's and item's start mark (not a number packed from it).
+    text = path.read_text(encoding="utf-8")
+    parsed = parsing.parse(text)
+    assert parsed.marks
+    pointers = _pointers(parsed.document)[::3] + [
+        f"/{escape_pointer_part(k)}" for k in parsed.document
+    ]
+    assert parsed.locate(pointers) == locate_yaml(text, pointers)
+
+
+def test_yaml_marks_place_keys_items_and_a_repeated_key():
+    text = "openapi: 3.1.0\nlist:\n  - a\n  -   b\nmap:\n  k: 1\n  k: 2\n  'q': {x: [1, 2]}\n"
+    parsed = parsing.parse(text)
+    pointers = ["/openapi", "/list/0", "/list/1", "/map/k", "/map/q/x/1", "/map/nowhere"]
+    assert parsed.locate(pointers) == locate_yaml(text, pointers)
+    assert parsed.locate(["/list/1", "/map/k"]) == {"/list/1": (4, 7), "/map/k": (7, 3)}
+
+
+def test_deref_follows_chains_and_refuses_loops_as_before():
+    document = {
+        "a": {"$ref": "#/b"},
+        "b": {"$ref": "#/c", "description": "siblings are ignored"},
+        "c": {"type": "string"},
+        "self": {"$ref": "#/self"},
+        "x": {"$ref": "#/y"},
+        "y": {"$ref": "#/x"},
+        "n": {"$ref": 5},
+        "to_list": {"$ref": "#/list"},
+        "list": [1],
+    }
+    resolver = LocalResolver(document)
+    assert resolver.deref(document["a"], "/a") == ({"type": "string"}, "/c")
+    assert resolver.deref(document["n"], "/n") == (document["n"], "/n")  # not a string
+    assert resolver.deref([1], "/list") == ([1], "/list")
+    assert resolver.deref("text", "/t") == ("text", "/t")
+    assert resolver.deref(document["to_list"], "/to_list") == ([1], "/list")
+    for name in ("self", "x"):
+        with pytest.raises(RefError) as caught:
+            resolver.deref(document[name], f"/{name}")
+        assert caught.value.code == "ref_cycle"
+    with pytest.raises(RefError) as caught:
+        resolver.deref({"$ref": "#/nowhere"}, "/z")
+    assert caught.value.code == "unresolved_ref"
