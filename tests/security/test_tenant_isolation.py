@@ -96,6 +96,7 @@ def test_every_object_route_is_covered():
     names = {r.route for r in routes}
     for expected in (
         "api/v1/gpts/<int:gpt_id>/",
+        "api/v1/gpts/<int:gpt_id>/imports/",
         "api/v1/actions/<int:action_id>/operations/<str:operation_id>/run",
         "editor/actions/<int:action_id>/operations/<str:operation_id>/test",
         "me/connections/<int:connection_id>/revoke",
