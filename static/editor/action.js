@@ -859,6 +859,7 @@
         show("failed", detailOf(action, "The imported schema could not be loaded."));
         return;
       }
+      if (creating) nameInBreadcrumb(action.data.domain);
       savedSchema = action.data.schema;
       savedOperationIds = new Set(action.data.operations.map(function (op) { return op.operation_id; }));
       savedStates = {};
@@ -896,6 +897,12 @@
     window.history.replaceState(null, "", url);
     const heading = document.querySelector(".page-head h1");
     if (heading) heading.textContent = "Edit action";
+  }
+
+  /** The breadcrumb said "New action"; the page now edits the action of this domain. */
+  function nameInBreadcrumb(domain) {
+    const current = document.querySelector(".crumbs [aria-current=page]");
+    if (current && domain) current.textContent = domain;
   }
 
   // --- Delete confirmation -------------------------------------------------------------------

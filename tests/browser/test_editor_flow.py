@@ -236,6 +236,8 @@ def test_import_into_a_new_action(page, site, builder, served_schema, httpserver
     assert action.domain == "weather.example.com"
     assert Action.objects.count() == 1
     assert SchemaImport.objects.filter(gpt=gpt, action=action).count() == 1
+    expect(page.locator(".crumbs [aria-current=page]")).to_have_text("weather.example.com")
+    screenshot("import-succeeded")
     # The page now edits the new action: its Save updates it, no second action appears.
     page.get_by_role("button", name="Save").first.click()
     expect(page).to_have_url(f"{site}/editor/actions/{action.pk}/")
