@@ -20,9 +20,8 @@ from workspaces.models import Workspace
 from workspaces.policy import domain_policy_snapshot
 from workspaces.selectors import Access, role_subquery
 
-
-def action_list_for_user(*, user):
-    return Action.objects.filter(gpt__in=gpt_list_for_user(user=user))
+# An action's operations as every reader lists them: in the order the schema gave them.
+OPERATIONS_IN_ORDER = Prefetch("operations", queryset=Operation.objects.order_by("id"))
 
 
 def action_ids_by_gpt(*, gpt_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -57,9 +56,7 @@ def action_access_for_member(*, action_id, user) -> Access[Action]:
     role = action.caller_role
     if not gpt_visible_with_role(gpt=action.gpt, user=user, role=role):
         raise Http404("No such action.")
-    prefetch_related_objects(
-        [action], Prefetch("operations", queryset=Operation.objects.order_by("id"))
-    )
+    prefetch_related_objects([action], OPERATIONS_IN_ORDER)
     return Access(
         obj=action, role=role, can_edit=gpt_role_can_edit(gpt=action.gpt, user=user, role=role)
     )
@@ -75,7 +72,7 @@ def action_get_for_use(*, action_id, user) -> Action:
                 Q(gpt__in=gpt_list_for_user(user=user)) | Q(gpt__in=gpt_list_for_chat(user=user))
             )
             .select_related("gpt", "workspace")
-            .prefetch_related(Prefetch("operations", queryset=Operation.objects.order_by("id")))
+            .prefetch_related(OPERATIONS_IN_ORDER)
             .get(pk=action_id)
         )
     except (Action.DoesNotExist, ValueError, TypeError):

@@ -4,18 +4,17 @@ method needs (api/permissions.py); the view checks the body with its InputSerial
 service and answers with its OutputSerializer, which is also what the API document shows."""
 
 from django.db import transaction
-from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from actions import openapi
 from actions.imports import import_request, import_request_new_action
-from actions.models import Operation
 from actions.openapi.convert import NotSwagger2, convert
 from actions.openapi.examples import EXAMPLES
 from actions.openapi.select import UnknownOperations, select_operations
 from actions.selectors import (
+    OPERATIONS_IN_ORDER,
     action_access_for_member,
     action_ids_by_gpt,
     actions_blocked_by_policy,
@@ -50,7 +49,6 @@ from workspaces.services import (
     workspace_settings_update,
 )
 
-ACTION_PREFETCH = Prefetch("operations", queryset=Operation.objects.order_by("id"))
 GPT_DENIED = "Only the GPT's builder, admins and owners change it."
 ACTION_DENIED = "Only the GPT's builder, admins and owners change its actions."
 
@@ -260,7 +258,7 @@ class ActionListView(ApiView):
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request, gpt_id):
         gpt = self.access.obj
-        actions = list(gpt.actions.prefetch_related(ACTION_PREFETCH).order_by("id"))
+        actions = list(gpt.actions.prefetch_related(OPERATIONS_IN_ORDER).order_by("id"))
         errors = policy_errors(actions, gpt.workspace)
         return Response(
             self.OutputSerializer(actions, many=True, context={"policy_errors": errors}).data
