@@ -1,11 +1,12 @@
 """First verdict of a 1–5 MB document through the HTTP API, against plain openapi-spec-validator.
 
-    .venv/bin/python bench/schema_http.py [FILE ...]
+    .venv/bin/python bench/schema_http.py [--runs N] [FILE ...]
 
 What a builder waits for when pasting a big document: `POST /api/v1/schema/validate` on
 gunicorn (one worker, DEBUG off, PostgreSQL on 127.0.0.1), timed from the client: JSON-encoding
 the request, sending it, the server's parse + checks + verdict, reading the answer. Each
-document is sent once to a freshly started server, so every verdict is a first one (no cache).
+document is sent once to a freshly started server, so every verdict is a first one (no cache);
+`--runs` servers (3) one after the other, the median of their times kept.
 
 Plain osv: `json.loads` / `yaml.load(CSafeLoader)` + `openapi_spec_validator.validate`
 (default settings, which stop at the first error, as its command line does), in a fresh
@@ -25,9 +26,11 @@ Creates and drops a throwaway database; talks to 127.0.0.1 only.
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -114,7 +117,11 @@ def http_verdict(port: int, token: str, text: str) -> tuple[float, dict]:
 
 
 def main(argv: list[str]) -> int:
-    files = documents(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="*", help="corpus names or paths (default: 1-5 MB ones)")
+    parser.add_argument("--runs", type=int, default=3, help="fresh servers, medians kept")
+    args = parser.parse_args(argv)
+    files, runs = documents(args.files), args.runs
     port = load_test.free_port()
     env = load_test.bench_env(database=DATABASE, upstream_port=1, web_port=port)
     # Validation needs neither the broker nor a shared cache: stay in-process for both.
@@ -137,21 +144,34 @@ def main(argv: list[str]) -> int:
 
         connections.close_all()
         token = load_test.issue_token(env, USER)
-        rows = []
+        # Each run starts a fresh server, so each of its verdicts is a first one.
+        samples: dict[Path, list[tuple[float, float]]] = {path: [] for path in files}
+        counts: dict[Path, tuple[int, int]] = {}
         with tempfile.TemporaryDirectory() as tmp:
-            log = Path(tmp) / "gunicorn.log"
-            with load_test.gunicorn(env, port, 1, log):
-                # One-off costs out of the way: the worker's imports and compiled meta-schemas.
-                http_verdict(port, token, WARM.read_text())
-                for path in files:
-                    text = path.read_text(encoding="utf-8")
-                    http_ms, verdict = http_verdict(port, token, text)
-                    repeat_ms, _ = http_verdict(port, token, text)
-                    counts = (len(verdict["operations"]), len(verdict["errors"]))
-                    del verdict
-                    rows.append((path, len(text), http_ms, repeat_ms, counts))
-        # After the server is gone, so the two never compete for the CPU.
-        rows = [(path, *rest, plain_osv(path)) for path, *rest in rows]
+            for run in range(runs):
+                log = Path(tmp) / f"gunicorn-{run}.log"
+                with load_test.gunicorn(env, port, 1, log):
+                    # The worker's imports and compiled meta-schemas out of the way first.
+                    http_verdict(port, token, WARM.read_text())
+                    for path in files:
+                        text = path.read_text(encoding="utf-8")
+                        http_ms, verdict = http_verdict(port, token, text)
+                        repeat_ms, _ = http_verdict(port, token, text)
+                        samples[path].append((http_ms, repeat_ms))
+                        counts[path] = (len(verdict["operations"]), len(verdict["errors"]))
+                        del verdict
+        # After the servers are gone, so the two never compete for the CPU.
+        rows = [
+            (
+                path,
+                path.stat().st_size,
+                statistics.median(first for first, _ in samples[path]),
+                statistics.median(repeat for _, repeat in samples[path]),
+                counts[path],
+                plain_osv(path),
+            )
+            for path in files
+        ]
         print(
             f"{'document':48} {'bytes':>10} {'HTTP first verdict ms':>22} {'repeat ms':>10} "
             f"{'plain osv ms':>13} {'ratio':>6} {'ceiling':>8}"
