@@ -32,11 +32,11 @@ from typing import Any
 
 import jsonschema_rs
 from jsonschema import validators as jsonschema_validators
-from jsonschema.exceptions import SchemaError, ValidationError
 from openapi_schema_validator import OAS30Validator, OAS31Validator
 from openapi_schema_validator._dialects import OAS31_BASE_DIALECT_ID, OAS32_BASE_DIALECT_ID
 from openapi_schema_validator._format import oas30_format_checker, oas31_format_checker
 from openapi_schema_validator._specifications import REGISTRY as OAS_SPECIFICATIONS
+from openapi_schema_validator.validators import check_openapi_schema
 from openapi_spec_validator.schemas import schema_v30, schema_v31, schema_v32
 from referencing import Registry
 from referencing.exceptions import NoSuchResource
@@ -503,19 +503,7 @@ class SpecWalk:
                 return True
             return False
         try:
-            checker_cls.check_schema(value, **kwargs)
-        except (SchemaError, ValidationError) as error:
-            # Only when the first error is a tolerated kind is it worth looking at them all.
-            if _tolerated(error) and self._only_tolerated(checker_cls, value, pointer, kwargs):
-                return False
-            text, path = describe_py(error)
-            self._add(
-                "schema_invalid",
-                f"This is not a valid schema: {text}",
-                pointer + to_pointer(path),
-                error.message,
-            )
-            return True
+            errors = _dialect_errors(checker_cls, value, kwargs.get("format_checker", _UNSET))
         except RecursionError:
             self._add(
                 "schema_invalid",
@@ -524,60 +512,22 @@ class SpecWalk:
                 "RecursionError",
             )
             return True
-        return False
-
-    def _only_tolerated(self, checker_cls: Any, value: Any, pointer: str, kwargs: dict) -> bool:
-        """When every dialect error of this schema object is one that changes nothing about
-        a call (compat.py's rule), report each as a warning and say so; else report nothing.
-
-        Tolerated: a name listed twice in `required` (the repeat changes nothing) and
-        `$recursiveAnchor: true` (a 2019-09 keyword the 2020-12 dialect, and so the runtime's
-        argument checks, ignore) — OpenAI's own document has both."""
-        meta = checker_cls.META_SCHEMA
-        meta_cls = jsonschema_validators.validator_for(meta, default=checker_cls)
-        format_checker = kwargs.get("format_checker", getattr(meta_cls, "FORMAT_CHECKER", None))
-        try:
-            # The OpenAPI package's own registry, as its check_schema uses: nothing fetched.
-            checker = meta_cls(meta, format_checker=format_checker, registry=OAS_SPECIFICATIONS)
-            errors = list(checker.iter_errors(value))
-        except Exception:  # noqa: BLE001 - then the plain error stands
+        if not errors:
             return False
-        warnings = []
-        for error in errors:
-            path = list(error.absolute_path)
-            kind = _tolerated(error)
-            if kind == "required_repeated":
-                warnings.append(
-                    Problem(
-                        "'required' names the same property more than once; the repeat changes "
-                        "nothing. Remove it.",
-                        pointer + to_pointer(path),
-                        severity=WARNING,
-                        code="required_repeated",
-                        source=error.message,
-                    )
-                )
-            elif kind == "schema_keyword_ignored":
-                warnings.append(
-                    Problem(
-                        "$recursiveAnchor is a JSON Schema 2019-09 keyword; OpenAPI 3.1 schemas "
-                        "(JSON Schema 2020-12) ignore it. Use $dynamicAnchor, or remove it.",
-                        pointer + to_pointer(path),
-                        severity=WARNING,
-                        code="schema_keyword_ignored",
-                        source=error.message,
-                        fix_plan=(
-                            "Remove $recursiveAnchor",
-                            "remove",
-                            pointer + to_pointer(path),
-                        ),
-                    )
-                )
-            else:
-                return False
-        if not warnings:
+        # Reported: the first error, in the order of the document, that is not one of the
+        # tolerated kinds; when every error is tolerated, each is a warning and the schema
+        # counts as valid.
+        error = next((e for e in errors if not _tolerated(e)), None)
+        if error is None:
+            self.problems.extend(_tolerated_warning(e, pointer) for e in errors)
             return False
-        self.problems.extend(warnings)
+        text, path = describe_py(error)
+        self._add(
+            "schema_invalid",
+            f"This is not a valid schema: {text}",
+            pointer + to_pointer(path),
+            error.message,
+        )
         return True
 
     def _dialect_of(self, value: Any) -> Any:
@@ -638,6 +588,82 @@ def _tolerated(error: Any) -> str | None:
     if error.validator == "type" and last == "$recursiveAnchor":
         return "schema_keyword_ignored"
     return None
+
+
+def _tolerated_warning(error: Any, pointer: str) -> Problem:
+    """The warning a tolerated dialect error of the schema object at `pointer` becomes:
+    a name listed twice in `required` (the repeat changes nothing) or `$recursiveAnchor:
+    true` (a 2019-09 keyword the 2020-12 dialect, and so the runtime's argument checks,
+    ignore); OpenAI's own document has both."""
+    where = pointer + to_pointer(list(error.absolute_path))
+    if _tolerated(error) == "required_repeated":
+        return Problem(
+            "'required' names the same property more than once; the repeat changes "
+            "nothing. Remove it.",
+            where,
+            severity=WARNING,
+            code="required_repeated",
+            source=error.message,
+        )
+    return Problem(
+        "$recursiveAnchor is a JSON Schema 2019-09 keyword; OpenAPI 3.1 schemas "
+        "(JSON Schema 2020-12) ignore it. Use $dynamicAnchor, or remove it.",
+        where,
+        severity=WARNING,
+        code="schema_keyword_ignored",
+        source=error.message,
+        fix_plan=("Remove $recursiveAnchor", "remove", where),
+    )
+
+
+_UNSET: Any = object()
+
+
+@cache
+def _dialect_checker(checker_cls: Any, format_checker: Any) -> Any:
+    """The validator `checker_cls.check_schema(value, format_checker=...)` builds, made once:
+    openapi-schema-validator's (its own registry of meta-schemas, nothing fetched) for the
+    OpenAPI dialects, jsonschema's own for the others."""
+    meta = checker_cls.META_SCHEMA
+    meta_cls = jsonschema_validators.validator_for(meta, default=checker_cls)
+    if getattr(checker_cls.check_schema, "__func__", None) is check_openapi_schema:
+        if format_checker is _UNSET:
+            format_checker = checker_cls.FORMAT_CHECKER
+        return meta_cls(meta, format_checker=format_checker, registry=OAS_SPECIFICATIONS)
+    if format_checker is _UNSET:
+        format_checker = meta_cls.FORMAT_CHECKER
+    return meta_cls(meta, format_checker=format_checker)
+
+
+def _dialect_errors(checker_cls: Any, value: Any, format_checker: Any) -> list[Any]:
+    """Every error `check_schema` would find in the schema object `value`, in the order of
+    the document (`check_schema` raises whichever it meets first, and python-jsonschema
+    meets the members an `additionalProperties` covers in the order of a set: with
+    another PYTHONHASHSEED, another worker process named another error of OpenAI's
+    `FineTuneDPOHyperparameters`). Ties keep the validator's own order."""
+    errors = list(_dialect_checker(checker_cls, format_checker).iter_errors(value))
+    if len(errors) > 1:
+        errors.sort(key=lambda error: document_order(value, error.absolute_path))
+    return errors
+
+
+def document_order(root: Any, path: Any) -> list[int]:
+    """Where the node at `path` (keys and indexes from `root`) comes in `root`'s text: the
+    position of each step among its siblings (mappings keep the order they were read in)."""
+    order = []
+    node = root
+    for step in path:
+        if type(node) is dict:
+            keys = list(node)
+            order.append(keys.index(step) if step in node else len(keys))
+            node = node.get(step)
+        elif type(node) is list and type(step) is int and 0 <= step < len(node):
+            order.append(step)
+            node = node[step]
+        else:
+            order.append(0)
+            node = None
+    return order
 
 
 def spec_problems(

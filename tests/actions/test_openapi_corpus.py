@@ -20,12 +20,19 @@ import re
 from pathlib import Path
 
 import pytest
+from openapi_schema_validator import OAS30Validator, OAS31Validator
+from openapi_schema_validator._format import oas31_format_checker
 from openapi_spec_validator.shortcuts import get_validator_cls
 
 from actions import openapi
 from actions.openapi.differences import DELIBERATE_DIFFERENCES
-from actions.openapi.refs import LocalResolver, ref_problems
-from actions.openapi.spec_checks import DOWNGRADED_TO_WARNINGS, spec_problems
+from actions.openapi.refs import LocalResolver, RefError, ref_problems
+from actions.openapi.spec_checks import (
+    _UNSET,
+    DOWNGRADED_TO_WARNINGS,
+    _dialect_errors,
+    spec_problems,
+)
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 VALID_DIR = CORPUS / "openapi"
@@ -163,6 +170,39 @@ def _first_line(text: str | None) -> str:
     return (text or "").split("\n")[0]
 
 
+def _another_pick_of_a_reported_schema(
+    document: dict, ours: list[openapi.Problem], pointer: str, message: str
+) -> bool:
+    """osv names one dialect error per schema object, the first python-jsonschema meets, and
+    that order depends on the process's PYTHONHASHSEED (spec_checks._dialect_errors); the
+    engine names the first in the document. True when osv's `pointer` (relative to a schema
+    object) and `message` are an error of a schema object the engine reports invalid."""
+    version = str(document.get("openapi", ""))[:3]
+    checker_cls, format_checker = (
+        (OAS30Validator, _UNSET) if version == "3.0" else (OAS31Validator, oas31_format_checker)
+    )
+    for problem in ours:
+        if problem.code != "schema_invalid":
+            continue
+        parts = problem.pointer.split("/")
+        for end in range(len(parts) - 1, 0, -1):
+            try:
+                node, _ = LocalResolver(document).lookup("#" + "/".join(parts[:end]))
+            except RefError:
+                continue
+            if type(node) is not dict:
+                continue
+            errors = _dialect_errors(checker_cls, node, format_checker)
+            if any(
+                "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in e.absolute_path)
+                == pointer
+                and e.message.split("\n")[0] == message
+                for e in errors
+            ):
+                return True
+    return False
+
+
 def _assert_osv_findings_reported(document: dict, ours: list[openapi.Problem]) -> None:
     for kind, pointer, message in _plain_osv_errors(document):
         if kind.startswith("raised Unresolvable"):
@@ -188,6 +228,8 @@ def _assert_osv_findings_reported(document: dict, ours: list[openapi.Problem]) -
                 or p.pointer.endswith(pointer)
             )
         ]
+        if not matches and _another_pick_of_a_reported_schema(document, ours, pointer, message):
+            continue
         assert matches, f"osv found {kind} at {pointer!r}: {message!r}; not reported"
         for problem in matches:
             # Every kind osv rejects and the engine only warns about is a written row.
