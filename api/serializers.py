@@ -29,6 +29,7 @@ from actions.models import (
 from gpts.models import Visibility
 from kernel.encryption import mask_secret
 from kernel.serializers import PlannedSerializer
+from kernel.text import utf8
 from workspaces.models import ActionAccess, ApprovalMode
 
 # Input fields --------------------------------------------------------------------------------
@@ -49,7 +50,7 @@ class _NoSurrogates(ProhibitSurrogateCharactersValidator):
         if text.isascii():
             return
         try:
-            text.encode("utf-8")
+            utf8(text)  # the engine reuses these bytes (kernel/text.py)
         except UnicodeEncodeError:
             pass
         else:

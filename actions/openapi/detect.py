@@ -29,9 +29,10 @@ EXPANSION_DEPTH = 48
 EXPANSION_CHARS = 500_000  # characters of text (keys and strings) copied per operation
 
 
-@dataclass
+@dataclass(frozen=True)
 class Operation:
-    """One operation of an action's schema."""
+    """One operation of an action's schema. Frozen: cached verdicts hand out the same
+    operations to every caller."""
 
     operation_id: str | None
     method: str
@@ -112,6 +113,12 @@ def detect_operations(document: dict, *, resolve: bool = True) -> list[Operation
         operation_id = operation.get("operationId")
         summary = operation.get("summary")
         description = operation.get("description")
+        if resolve:
+            expander = _Expander(resolver)
+            parameters = _parameters(item, operation, resolver, expander)
+            request_body = _request_body(operation, resolver, expander)
+        else:
+            parameters, request_body = [], None
         found = Operation(
             operation_id=operation_id if isinstance(operation_id, str) else None,
             method=method.upper(),
@@ -119,15 +126,13 @@ def detect_operations(document: dict, *, resolve: bool = True) -> list[Operation
             summary=summary if isinstance(summary, str) else None,
             description=description if isinstance(description, str) else None,
             consequential=is_consequential(method, operation.get(CONSEQUENTIAL_FLAG)),
+            parameters=parameters,
+            request_body=request_body,
             pointer=pointer,
             tags=[t for t in operation.get("tags") or [] if isinstance(t, str)][:20]
             if isinstance(operation.get("tags"), list)
             else [],
         )
-        if resolve:
-            expander = _Expander(resolver)
-            found.parameters = _parameters(item, operation, resolver, expander)
-            found.request_body = _request_body(operation, resolver, expander)
         operations.append(found)
     return operations
 

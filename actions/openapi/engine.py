@@ -50,6 +50,7 @@ from actions.openapi.rules import (
 )
 from actions.openapi.spans import mappings
 from actions.openapi.spec_checks import spec_problems
+from kernel import text as kernel_text
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ def validate(
         valid=not errors,
         openapi_version=core.openapi_version,
         servers=list(core.servers),
-        operations=[dataclasses.replace(op) for op in core.operations],
+        operations=list(core.operations),  # frozen: shared with the cache
         errors=errors,
         warnings=warnings,
         format=core.format,
@@ -275,7 +276,7 @@ def _core_cached(text_or_parsed: str | bytes | ParsedDocument) -> _Core:
     if isinstance(text_or_parsed, ParsedDocument | str):
         text = text_or_parsed if isinstance(text_or_parsed, str) else text_or_parsed.text
         try:
-            raw = utf8 = text.encode("utf-8")  # the same bytes, faster, without surrogates
+            raw = utf8 = kernel_text.utf8(text)  # the same bytes, faster, without surrogates
         except UnicodeEncodeError:
             raw = text.encode("utf-8", "surrogatepass")
     elif isinstance(text_or_parsed, bytes | bytearray):
