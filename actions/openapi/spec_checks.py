@@ -16,6 +16,9 @@ of which are python-jsonschema checking each schema object against its dialect. 
 * each schema object is first checked with a jsonschema-rs validator compiled from the *same*
   meta-schema with osv's *own* format checks plugged in, and only a schema the fast check
   rejects goes through python-jsonschema, so the message is osv's;
+* of a rejected schema object's errors, the first in the document is named, where osv names
+  the first python-jsonschema meets, an order that depends on the process's hash seed
+  (`_dialect_errors`): the same text gets the same verdict in every worker;
 * the walk does not recurse without bound and does not crash on malformed documents (osv
   raises KeyError/TypeError/RecursionError on some): what it can not walk, it skips — the
   meta-schema phase has already reported why.
@@ -641,7 +644,14 @@ def _dialect_errors(checker_cls: Any, value: Any, format_checker: Any) -> list[A
     meets the members an `additionalProperties` covers in the order of a set: with
     another PYTHONHASHSEED, another worker process named another error of OpenAI's
     `FineTuneDPOHyperparameters`). Ties keep the validator's own order."""
-    errors = list(_dialect_checker(checker_cls, format_checker).iter_errors(value))
+    errors: list[Any] = []
+    try:
+        errors.extend(_dialect_checker(checker_cls, format_checker).iter_errors(value))
+    except RecursionError:
+        raise
+    except Exception:  # noqa: BLE001 - failing after an error, check_schema raised that error
+        if not errors:
+            raise
     if len(errors) > 1:
         errors.sort(key=lambda error: document_order(value, error.absolute_path))
     return errors

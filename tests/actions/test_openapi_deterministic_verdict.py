@@ -3,7 +3,8 @@
 python-jsonschema meets the members an `additionalProperties` covers in the order of a set, so
 the error `check_schema` raises first depended on the process's PYTHONHASHSEED: two workers
 named two different properties of the same schema (OpenAI's `FineTuneDPOHyperparameters`).
-The engine names the first error in the document (spec_checks._dialect_errors).
+The engine names the first error in the document (spec_checks._dialect_errors); a validator
+that fails after an error leaves that error, as check_schema did.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from jsonschema.exceptions import ValidationError
+from openapi_schema_validator import OAS31Validator
+
 from actions import openapi
+from actions.openapi import spec_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,3 +90,27 @@ def test_every_hash_seed_gives_the_same_verdict():
         answers.add(out.stdout.strip())
     assert len(answers) == 1, answers
     assert json.loads(answers.pop())[0][1] == FIRST
+
+
+class _FailingChecker:
+    """A meta-validator that meets `found` errors, then fails."""
+
+    def __init__(self, found):
+        self.found = found
+
+    def iter_errors(self, value):
+        yield from self.found
+        raise ValueError("the validator failed")
+
+
+def test_a_validator_failing_after_an_error_leaves_that_error(monkeypatch):
+    # check_schema raised the first error it met before any later failure: that stands.
+    error = ValidationError("True is not of type 'number'", path=["exclusiveMinimum"])
+    monkeypatch.setattr(spec_checks, "_dialect_checker", lambda *_: _FailingChecker([error]))
+    assert spec_checks._dialect_errors(OAS31Validator, {}, spec_checks._UNSET) == [error]
+
+
+def test_a_validator_failing_before_any_error_fails(monkeypatch):
+    monkeypatch.setattr(spec_checks, "_dialect_checker", lambda *_: _FailingChecker([]))
+    with pytest.raises(ValueError):
+        spec_checks._dialect_errors(OAS31Validator, {}, spec_checks._UNSET)
