@@ -161,17 +161,24 @@ def test_a_frozen_redis_is_a_quick_503_not_a_hung_request(scene, own_redis, faul
     assert len(scene["upstream"].log) == 1
 
 
-def test_redispatch_never_runs_a_queued_import_twice(scene, own_redis, fault_broker, workers):
-    """The sweep skips a job already queued; and even a duplicate message, delivered to two
-    pool processes at the same moment, fetches and saves once."""
+def serve_document_slowly(scene):
+    """The upstream answers the import with a document after a second: long enough for two
+    deliveries of the same job to overlap."""
     upstream = scene["upstream"]
     upstream.clear()
 
     def slow_document(request):
-        time.sleep(1.0)  # long enough for the two deliveries to overlap
+        time.sleep(1.0)
         return Response(local_document(upstream.port), content_type="application/json")
 
     upstream.expect_request("/openapi.json").respond_with_handler(slow_document)
+    return upstream
+
+
+def test_redispatch_never_runs_a_queued_import_twice(scene, own_redis, fault_broker, workers):
+    """The sweep skips a job already queued; and even a duplicate message, delivered to two
+    pool processes at the same moment, fetches and saves once."""
+    upstream = serve_document_slowly(scene)
     action = scene["new_action"]()
     response, _ = ask_import(scene, action)
     assert response.status_code == 202
@@ -199,14 +206,7 @@ def test_a_new_action_import_kept_through_an_outage_creates_one_action(
 ):
     """Asked for while Redis is down, then queued twice (the start-up sweep and a duplicate
     message) to two pool processes: one fetch, one new action, named by the job."""
-    upstream = scene["upstream"]
-    upstream.clear()
-
-    def slow_document(request):
-        time.sleep(1.0)  # long enough for the two deliveries to overlap
-        return Response(local_document(upstream.port), content_type="application/json")
-
-    upstream.expect_request("/openapi.json").respond_with_handler(slow_document)
+    upstream = serve_document_slowly(scene)
     gpt = scene["new_gpt"]()
     own_redis.stop()
     response, elapsed = ask_import(scene, gpt=gpt)
